@@ -1,0 +1,25 @@
+//! tiny-chat: a room-based chat for the browser.
+//!
+//! # Layout
+//!
+//! - [`message`]: the wire types shared by server and browser (`ChatMessage`, `RoomName`,
+//!   `DisplayName`, `MessageText`, `MessageId`), each with the rules of `docs/API.md` in
+//!   its `parse`.
+//! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
+//! - `server` (feature `ssr`): the axum server. Its own module docs map it: config,
+//!   state, the broker trait with its memory and Redis implementations, the in-process
+//!   fan-out hub, sessions, the HTTP API, SSE, and operations endpoints.
+//! - `hydrate()` (feature `hydrate`): the WASM entry point.
+
+pub mod app;
+pub mod message;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,381 @@
+//! Wire types shared by the server and the browser.
+//!
+//! Every value that crosses the HTTP boundary has one type here, and every rule from
+//! `docs/API.md` lives in the `parse` function of the type it constrains: once you hold a
+//! [`RoomName`], a [`DisplayName`] or a [`MessageText`], it is valid. The browser runs the
+//! same rules before it sends, so users see the server's verdict before the round trip.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::{fmt, str::FromStr};
+
+/// The one shape of a chat message, in the API, in SSE events and in the UI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: MessageId,
+    pub room: RoomName,
+    pub sender: DisplayName,
+    pub text: String,
+    /// RFC 3339 in UTC with milliseconds, derived from the id's timestamp.
+    pub sent_at: String,
+}
+
+/// An entry of `GET /api/rooms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub name: RoomName,
+    pub last_message_at: Option<String>,
+}
+
+/// The body of `GET/POST /api/session`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub name: DisplayName,
+}
+
+/// The data of an `event: resync`: the client must reload history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resync {
+    pub room: RoomName,
+    pub oldest: Option<MessageId>,
+}
+
+/// The body of every error answer: `{"error":{"code":"...","message":"..."}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// A message id: `<milliseconds>-<sequence>`, the shape of a Redis stream id.
+///
+/// Ids are ordered: within a room a later message has a greater id. Clients treat them as
+/// opaque strings; the server compares them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl MessageId {
+    pub const fn new(ms: u64, seq: u64) -> Self {
+        Self { ms, seq }
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a message id")]
+pub struct InvalidMessageId;
+
+impl FromStr for MessageId {
+    type Err = InvalidMessageId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (ms, seq) = s.split_once('-').ok_or(InvalidMessageId)?;
+        let digits = |part: &str| {
+            if part.is_empty() || part.len() > 20 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(InvalidMessageId);
+            }
+            part.parse::<u64>().map_err(|_| InvalidMessageId)
+        };
+        Ok(Self::new(digits(ms)?, digits(seq)?))
+    }
+}
+
+impl Serialize for MessageId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Implements `Display`, `AsRef<str>`, serde and `parse` plumbing for a validated string.
+macro_rules! validated_string {
+    ($name:ident, $error:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = $error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::parse(s)
+            }
+        }
+    };
+}
+
+/// A room name: `^[a-z0-9][a-z0-9_-]{0,31}$`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoomName(String);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a room name is 1 to 32 characters: lowercase letters, digits, '_' and '-', starting with a letter or digit"
+)]
+pub struct InvalidRoom;
+
+impl RoomName {
+    pub const MAX_LEN: usize = 32;
+    pub const DEFAULT: &'static str = "everyone";
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidRoom> {
+        let bytes = raw.as_bytes();
+        let first_ok = bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let rest_ok = bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if first_ok && rest_ok && bytes.len() <= Self::MAX_LEN {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidRoom)
+        }
+    }
+
+    /// The default room, `everyone`.
+    pub fn everyone() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+}
+
+validated_string!(RoomName, InvalidRoom);
+
+/// A display name: 1 to 24 characters after trimming; letters (any script), digits,
+/// spaces, `_`, `-` and `.`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DisplayName(String);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a name is 1 to 24 characters: letters, digits, spaces, '_', '-' and '.'")]
+pub struct InvalidName;
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 24;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidName> {
+        let name = raw.trim();
+        let count = name.chars().count();
+        let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.');
+        if (1..=Self::MAX_CHARS).contains(&count) && name.chars().all(allowed) {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(InvalidName)
+        }
+    }
+}
+
+validated_string!(DisplayName, InvalidName);
+
+/// The text of a message: 1 to 2000 characters after trimming, kept exactly as typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageText(String);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("message text must be 1 to 2000 characters")]
+pub struct InvalidMessage;
+
+impl MessageText {
+    pub const MAX_CHARS: usize = 2000;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidMessage> {
+        let count = raw.trim().chars().count();
+        if (1..=Self::MAX_CHARS).contains(&count) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidMessage)
+        }
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+validated_string!(MessageText, InvalidMessage);
+
+/// Formats milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds,
+/// `2026-11-23T22:00:00.000Z`.
+pub fn rfc3339_millis(epoch_ms: u64) -> String {
+    let secs = epoch_ms / 1000;
+    let millis = epoch_ms % 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm), so
+/// that the shared module needs no date crate in the WASM bundle.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names_follow_the_documented_pattern() {
+        for ok in ["everyone", "a", "0", "dev-ops_2", &"x".repeat(32)] {
+            assert!(RoomName::parse(ok).is_ok(), "{ok:?} should be a room");
+        }
+        for bad in [
+            "",
+            "-a",
+            "_a",
+            "Caps",
+            "has space",
+            "é",
+            &"x".repeat(33),
+            "a/b",
+            "a.b",
+        ] {
+            assert!(
+                RoomName::parse(bad).is_err(),
+                "{bad:?} should not be a room"
+            );
+        }
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_allow_unicode_letters() {
+        assert_eq!(DisplayName::parse("  mason ").unwrap().as_str(), "mason");
+        assert_eq!(
+            DisplayName::parse("Zoë o.k_-1").unwrap().as_str(),
+            "Zoë o.k_-1"
+        );
+        assert_eq!(DisplayName::parse("山田").unwrap().as_str(), "山田");
+        assert!(DisplayName::parse(&"é".repeat(24)).is_ok());
+        for bad in [
+            "",
+            "   ",
+            "a\tb",
+            "a\u{0}",
+            "<b>",
+            "a@b",
+            &"é".repeat(25),
+            "x\ny",
+        ] {
+            assert!(
+                DisplayName::parse(bad).is_err(),
+                "{bad:?} should not be a name"
+            );
+        }
+    }
+
+    #[test]
+    fn message_text_is_checked_trimmed_but_kept_as_typed() {
+        assert_eq!(MessageText::parse(" hi <b> ").unwrap().as_str(), " hi <b> ");
+        assert!(MessageText::parse(&"é".repeat(2000)).is_ok());
+        assert!(MessageText::parse(&"é".repeat(2001)).is_err());
+        assert!(MessageText::parse(" \n\t ").is_err());
+        assert!(MessageText::parse("").is_err());
+    }
+
+    #[test]
+    fn message_ids_round_trip_and_order_numerically() {
+        let a: MessageId = "1732400000000-9".parse().unwrap();
+        let b: MessageId = "1732400000000-10".parse().unwrap();
+        let c: MessageId = "1732400000001-0".parse().unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(b.to_string(), "1732400000000-10");
+        for bad in [
+            "",
+            "1",
+            "-1",
+            "1-",
+            "a-1",
+            "1-1-1",
+            "+1-1",
+            "1 -1",
+            "99999999999999999999-0",
+        ] {
+            assert!(
+                bad.parse::<MessageId>().is_err(),
+                "{bad:?} should not be an id"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_format_as_rfc3339_with_milliseconds() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_732_400_000_123),
+            "2024-11-23T22:13:20.123Z"
+        );
+        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn a_chat_message_serializes_to_the_documented_shape() {
+        let message = ChatMessage {
+            id: MessageId::new(1_732_400_000_000, 0),
+            room: RoomName::everyone(),
+            sender: DisplayName::parse("mason").unwrap(),
+            text: "hi <b>".into(),
+            sent_at: rfc3339_millis(1_732_400_000_000),
+        };
+        let json = serde_json::to_string(&message).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":"1732400000000-0","room":"everyone","sender":"mason","text":"hi <b>","sent_at":"2024-11-23T22:13:20.000Z"}"#
+        );
+        assert_eq!(serde_json::from_str::<ChatMessage>(&json).unwrap(), message);
+    }
+}

@@ -1,0 +1,90 @@
+//! The one error type of the HTTP edge, answered as the JSON shape in `docs/API.md`.
+
+use super::broker::BrokerError;
+use crate::message::{ErrorBody, ErrorDetail, InvalidMessage, InvalidName, InvalidRoom};
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    InvalidRoom(#[from] InvalidRoom),
+    #[error("sign in first: POST /api/session with a name")]
+    Unauthenticated,
+    #[error("no such resource")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the request body is larger than 16 KiB")]
+    PayloadTooLarge,
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error(transparent)]
+    InvalidName(#[from] InvalidName),
+    #[error(transparent)]
+    InvalidMessage(#[from] InvalidMessage),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
+impl Error {
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) | Error::InvalidRoom(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::InvalidName(_) | Error::InvalidMessage(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Broker(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "bad_request",
+            Error::InvalidRoom(_) => "invalid_room",
+            Error::Unauthenticated => "unauthenticated",
+            Error::NotFound => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::InvalidName(_) => "invalid_name",
+            Error::InvalidMessage(_) => "invalid_message",
+            Error::Broker(_) => "unavailable",
+        }
+    }
+
+    /// What the client is told. Broker failures are logged in full and answered
+    /// without their internals.
+    fn public_message(&self) -> String {
+        match self {
+            Error::Broker(_) => {
+                "the message broker is unavailable; nothing was stored or published".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Broker(BrokerError::Unavailable(inner)) = &self {
+            tracing::error!(error = format!("{inner:#}"), "broker unavailable");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.public_message(),
+            },
+        };
+        (self.status_code(), axum::Json(body)).into_response()
+    }
+}

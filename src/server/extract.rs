@@ -1,0 +1,69 @@
+//! Extractors whose rejections answer in the API's JSON error shape.
+
+use super::error::Error;
+use crate::message::RoomName;
+use axum::{
+    Json,
+    extract::{FromRequest, FromRequestParts, Path, Request, rejection::JsonRejection},
+    http::{StatusCode, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+/// `axum::Json`, with rejections mapped to `400 bad_request`, `413 payload_too_large` and
+/// `415 unsupported_media_type`.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Error> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> Error {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType,
+        _ => Error::BadRequest(rejection.body_text()),
+    }
+}
+
+/// The `{room}` path segment, parsed: `400 invalid_room` when it is not a room name.
+pub struct RoomPath(pub RoomName);
+
+impl<S: Send + Sync> FromRequestParts<S> for RoomPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::InvalidRoom(crate::message::InvalidRoom))?;
+        Ok(Self(RoomName::parse(&raw)?))
+    }
+}
+
+/// `axum::extract::Query`, with a malformed query answered as `400 bad_request`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Error::BadRequest(rejection.body_text())),
+        }
+    }
+}

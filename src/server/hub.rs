@@ -1,0 +1,223 @@
+//! In-process fan-out: one broadcast channel per room that has subscribers on this node.
+//!
+//! Both brokers deliver through a [`Hub`]: the memory broker right after it stores a
+//! message, the Redis broker from its single Pub/Sub connection. Each message is encoded
+//! into its SSE frame once, here, and every subscriber gets a clone of the same [`Bytes`].
+
+use crate::message::{ChatMessage, MessageId, Resync, RoomName};
+use bytes::Bytes;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+use tokio::sync::broadcast;
+
+/// What a subscriber receives: an encoded SSE frame, with the message id when it is a
+/// message (so that a subscriber can drop what it already sent during a replay).
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    Message { id: MessageId, frame: Bytes },
+    Resync { frame: Bytes },
+}
+
+impl Delivery {
+    pub fn frame(&self) -> &Bytes {
+        match self {
+            Delivery::Message { frame, .. } | Delivery::Resync { frame } => frame,
+        }
+    }
+}
+
+/// Encodes a message as one SSE event: `id:` and `data:` lines, no `event:` line.
+pub fn message_frame(message: &ChatMessage) -> Bytes {
+    let json = serde_json::to_string(message).expect("a ChatMessage always serializes");
+    let id = message.id.to_string();
+    let mut frame = String::with_capacity(json.len() + id.len() + 16);
+    frame.push_str("id: ");
+    frame.push_str(&id);
+    frame.push_str("\ndata: ");
+    frame.push_str(&json);
+    frame.push_str("\n\n");
+    Bytes::from(frame)
+}
+
+/// Encodes `event: resync`.
+pub fn resync_frame(room: &RoomName, oldest: Option<MessageId>) -> Bytes {
+    let data = Resync {
+        room: room.clone(),
+        oldest,
+    };
+    let json = serde_json::to_string(&data).expect("a Resync always serializes");
+    Bytes::from(format!("event: resync\ndata: {json}\n\n"))
+}
+
+struct RoomChannel {
+    sender: broadcast::Sender<Delivery>,
+    /// The newest message id dispatched to this room. Dispatch drops anything not newer,
+    /// which makes it safe for the Redis broker to replay a range after a reconnect while
+    /// the same messages may also arrive through Pub/Sub.
+    last_id: Option<MessageId>,
+}
+
+/// The rooms with subscribers on this node.
+///
+/// A std `Mutex`, not tokio's: it is held only for map look-ups and a non-blocking
+/// `broadcast::send`, never across an `.await`.
+pub struct Hub {
+    rooms: Mutex<HashMap<RoomName, RoomChannel>>,
+    /// Deliveries buffered per room before the slowest subscriber lags. A subscriber that
+    /// lags catches up from the broker's history (or gets a `resync`): it never slows the
+    /// sender or the other subscribers, and it never silently skips a message.
+    capacity: usize,
+}
+
+impl Hub {
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            rooms: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        })
+    }
+
+    /// Subscribes to a room's live deliveries, from this moment on.
+    pub fn subscribe(self: &Arc<Self>, room: &RoomName) -> Subscription {
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        let channel = rooms.entry(room.clone()).or_insert_with(|| RoomChannel {
+            sender: broadcast::channel(self.capacity).0,
+            last_id: None,
+        });
+        Subscription {
+            receiver: channel.sender.subscribe(),
+            room: room.clone(),
+            hub: Arc::clone(self),
+        }
+    }
+
+    /// Delivers a message to the room's subscribers on this node, if it has any and the
+    /// message is newer than the last one delivered there. Returns whether it was sent.
+    pub fn dispatch(&self, message: &ChatMessage) -> bool {
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        let Some(channel) = rooms.get_mut(&message.room) else {
+            return false;
+        };
+        if channel.last_id.is_some_and(|last| message.id <= last) {
+            return false;
+        }
+        channel.last_id = Some(message.id);
+        let delivery = Delivery::Message {
+            id: message.id,
+            frame: message_frame(message),
+        };
+        // An error only means that every receiver has just gone away.
+        let _ = channel.sender.send(delivery);
+        true
+    }
+
+    /// Tells every subscriber of a room to reload its history.
+    pub fn resync(&self, room: &RoomName, oldest: Option<MessageId>) {
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        if let Some(channel) = rooms.get(room) {
+            let _ = channel.sender.send(Delivery::Resync {
+                frame: resync_frame(room, oldest),
+            });
+        }
+    }
+
+    /// The rooms with subscribers here, each with the newest id dispatched to it.
+    pub fn active_rooms(&self) -> Vec<(RoomName, Option<MessageId>)> {
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        rooms
+            .iter()
+            .map(|(room, channel)| (room.clone(), channel.last_id))
+            .collect()
+    }
+
+    /// Open subscriptions on this node, over all rooms.
+    pub fn subscriber_count(&self) -> usize {
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        rooms.values().map(|c| c.sender.receiver_count()).sum()
+    }
+}
+
+/// A live subscription to one room. Dropping the last one of a room frees the room.
+pub struct Subscription {
+    pub receiver: broadcast::Receiver<Delivery>,
+    room: RoomName,
+    hub: Arc<Hub>,
+}
+
+impl Subscription {
+    pub fn room(&self) -> &RoomName {
+        &self.room
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut rooms = self.hub.rooms.lock().expect("hub lock poisoned");
+        // `self.receiver` is still alive here, so 1 means "only us".
+        if rooms
+            .get(&self.room)
+            .is_some_and(|c| c.sender.receiver_count() <= 1)
+        {
+            rooms.remove(&self.room);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{DisplayName, rfc3339_millis};
+
+    fn message(room: &RoomName, ms: u64) -> ChatMessage {
+        ChatMessage {
+            id: MessageId::new(ms, 0),
+            room: room.clone(),
+            sender: DisplayName::parse("ann").unwrap(),
+            text: format!("m{ms}"),
+            sent_at: rfc3339_millis(ms),
+        }
+    }
+
+    #[test]
+    fn a_frame_is_an_sse_event_with_the_message_id() {
+        let room = RoomName::everyone();
+        let frame = message_frame(&message(&room, 7));
+        let text = std::str::from_utf8(&frame).unwrap();
+        assert!(text.starts_with("id: 7-0\ndata: {\"id\":\"7-0\""), "{text}");
+        assert!(text.ends_with("}\n\n"));
+        assert_eq!(text.matches('\n').count(), 3, "data must be on one line");
+    }
+
+    #[test]
+    fn dispatch_drops_messages_not_newer_than_the_last_one() {
+        let hub = Hub::new(8);
+        let room = RoomName::everyone();
+        let mut sub = hub.subscribe(&room);
+        assert!(hub.dispatch(&message(&room, 2)));
+        assert!(!hub.dispatch(&message(&room, 2)));
+        assert!(!hub.dispatch(&message(&room, 1)));
+        assert!(hub.dispatch(&message(&room, 3)));
+        let ids: Vec<_> = std::iter::from_fn(|| sub.receiver.try_recv().ok())
+            .map(|d| match d {
+                Delivery::Message { id, .. } => id.ms,
+                Delivery::Resync { .. } => 0,
+            })
+            .collect();
+        assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn a_room_is_freed_when_its_last_subscriber_leaves() {
+        let hub = Hub::new(8);
+        let room = RoomName::everyone();
+        let first = hub.subscribe(&room);
+        let second = hub.subscribe(&room);
+        drop(first);
+        assert_eq!(hub.active_rooms().len(), 1);
+        drop(second);
+        assert!(hub.active_rooms().is_empty());
+        assert!(!hub.dispatch(&message(&room, 1)), "nobody to deliver to");
+    }
+}

@@ -1,0 +1,106 @@
+//! The axum server (feature `ssr`): the API of `docs/API.md`, SSE, and the Leptos app.
+//!
+//! - [`config`]: settings from flags and the environment.
+//! - [`state`]: what handlers share; builds the broker chosen by the config.
+//! - [`broker`]: storage and cross-node delivery, one trait with memory and Redis
+//!   implementations; [`hub`]: in-process fan-out that both use.
+//! - [`session`], [`api`], [`sse`], [`ops`]: the HTTP edge; [`error`] and [`extract`]
+//!   give every failure the documented JSON shape.
+
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod hub;
+pub mod ops;
+pub mod session;
+pub mod sse;
+pub mod state;
+
+use crate::app::{App, shell};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+use error::Error;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use state::AppState;
+use std::{future::Future, net::SocketAddr};
+use tokio::net::TcpListener;
+
+/// The most a request body may carry.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// The whole app: API, operations endpoints, and the Leptos pages and assets.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/session",
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out),
+        )
+        .route("/rooms", get(api::rooms))
+        .route(
+            "/rooms/{room}/messages",
+            post(api::post_message).get(api::history),
+        )
+        .route("/rooms/{room}/events", get(sse::events))
+        .fallback(|| async { Error::NotFound })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then ends every SSE stream and finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let streams = state.shutdown.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            streams.cancel();
+        })
+        .await
+}
+
+/// Leptos settings: cargo-leptos's when it runs the server, else the project defaults
+/// (so tests and a plain `cargo run` work too).
+pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some()
+        || option_env!("LEPTOS_OUTPUT_NAME").is_some();
+    let mut options = if from_cargo_leptos {
+        leptos::config::get_configuration(None)
+            .map(|conf| conf.leptos_options)
+            .unwrap_or_else(|_| default_leptos_options())
+    } else {
+        default_leptos_options()
+    };
+    options.site_addr = addr;
+    options
+}
+
+fn default_leptos_options() -> LeptosOptions {
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    LeptosOptions::builder()
+        .output_name("tiny-chat")
+        .site_root(site_root)
+        .build()
+}

@@ -1,0 +1,275 @@
+//! `GET /api/rooms/{room}/events`: the live stream, with gap-free resume.
+//!
+//! A stream subscribes to the room's hub channel *before* it reads what to replay, so a
+//! message published during the replay is both replayed and received live; it skips every
+//! live message whose id is not newer than the last one it sent, so such a message goes
+//! out exactly once.
+//!
+//! Frames are pre-encoded (see [`super::hub`]) and written as they are: axum's `Sse`
+//! would build each event again for each subscriber.
+
+use super::{
+    broker::{After, Broker},
+    error::Result,
+    extract::{ApiQuery, RoomPath},
+    hub::{Delivery, Subscription, message_frame, resync_frame},
+    state::{AppState, Metrics},
+};
+use crate::message::{MessageId, RoomName};
+use axum::{
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+use std::{convert::Infallible, pin::Pin, sync::Arc, time::Duration};
+use tokio::{
+    sync::broadcast::error::{RecvError, TryRecvError},
+    time::{Interval, MissedTickBehavior},
+};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+const RETRY: &[u8] = b"retry: 3000\n\n";
+const PING: &[u8] = b": ping\n\n";
+/// The most frames written as one chunk when a subscriber has fallen behind.
+const MAX_BATCH: usize = 64;
+/// The keep-alive timer ticks this many times per keep-alive interval; a ping goes out
+/// after one more silent tick than that, so after 1 to 4/3 intervals of silence. Ticking
+/// instead of re-arming a timer per message keeps timer-wheel work off the hot path.
+const TICKS_PER_KEEPALIVE: u32 = 3;
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    last_event_id: Option<String>,
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    RoomPath(room): RoomPath,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    // The header wins: the browser sends it on reconnect, while the URL still carries the
+    // id of the first connect.
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(query.last_event_id);
+
+    let subscription = state.broker.hub().subscribe(&room);
+    let mut first = BytesMut::from(RETRY);
+    let mut last_sent = None;
+    if let Some(raw) = resume {
+        // A malformed id is an unknown one: 0-0 is never retained, so it resyncs.
+        let from = raw.trim().parse::<MessageId>().unwrap_or_default();
+        match state.broker.after(&room, from).await {
+            Ok(After::Messages(messages)) => {
+                for message in &messages {
+                    first.extend_from_slice(&message_frame(message));
+                }
+                state.metrics.delivered.increment(messages.len() as u64);
+                last_sent = Some(messages.last().map_or(from, |m| m.id));
+            }
+            Ok(After::Resync { oldest }) => first.extend_from_slice(&resync_frame(&room, oldest)),
+            Err(error) => {
+                // Answer with only `retry:` and end: the browser comes back in 3 s with
+                // the same Last-Event-ID. An error status would make it give up.
+                tracing::warn!(%room, error = format!("{error:#}"), "cannot replay; asking the client to retry");
+                return Ok(sse_response(Body::from(Bytes::from_static(RETRY))));
+            }
+        }
+    }
+
+    let stream = EventStream::new(
+        room,
+        subscription,
+        Arc::clone(&state.broker),
+        last_sent,
+        first.freeze(),
+        &state,
+    );
+    let body = futures::stream::unfold(stream, |mut stream| async move {
+        let chunk = stream.next_chunk().await?;
+        Some((Ok::<_, Infallible>(chunk), stream))
+    });
+    Ok(sse_response(Body::from_stream(body)))
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// One subscriber's stream state.
+struct EventStream {
+    room: RoomName,
+    subscription: Subscription,
+    broker: Arc<dyn Broker>,
+    /// The newest message id written to this subscriber.
+    last_sent: Option<MessageId>,
+    /// `retry:` and the replay, written first.
+    first: Option<Bytes>,
+    /// Set when `try_recv` reported a lag mid-batch; handled before the next receive.
+    lagged: bool,
+    keepalive: Interval,
+    silent_ticks: u32,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    metrics: Metrics,
+}
+
+impl EventStream {
+    fn new(
+        room: RoomName,
+        subscription: Subscription,
+        broker: Arc<dyn Broker>,
+        last_sent: Option<MessageId>,
+        first: Bytes,
+        state: &AppState,
+    ) -> Self {
+        let tick = state.keepalive / TICKS_PER_KEEPALIVE;
+        let mut keepalive = tokio::time::interval_at(
+            tokio::time::Instant::now() + tick,
+            tick.max(Duration::from_millis(1)),
+        );
+        keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        state.metrics.connections.increment(1.0);
+        Self {
+            room,
+            subscription,
+            broker,
+            last_sent,
+            first: Some(first),
+            lagged: false,
+            keepalive,
+            silent_ticks: 0,
+            shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
+            metrics: state.metrics.clone(),
+        }
+    }
+
+    /// The next bytes to write, or `None` to end the stream.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        loop {
+            if std::mem::take(&mut self.lagged) {
+                match self.catch_up().await {
+                    Some(chunk) if chunk.is_empty() => {}
+                    chunk => return chunk,
+                }
+            }
+            tokio::select! {
+                biased;
+                () = &mut self.shutdown => return None,
+                received = self.subscription.receiver.recv() => match received {
+                    Ok(delivery) => {
+                        if let Some(chunk) = self.batch(delivery) {
+                            self.silent_ticks = 0;
+                            return Some(chunk);
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => self.lagged = true,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.keepalive.tick() => {
+                    self.silent_ticks += 1;
+                    if self.silent_ticks > TICKS_PER_KEEPALIVE {
+                        self.silent_ticks = 0;
+                        return Some(Bytes::from_static(PING));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `delivery` and whatever else is already waiting, as one chunk; `None` when
+    /// all of it was already sent.
+    fn batch(&mut self, delivery: Delivery) -> Option<Bytes> {
+        let mut single: Option<Bytes> = None;
+        let mut many: Option<BytesMut> = None;
+        let mut count: u64 = 0;
+        let mut next = Some(delivery);
+        while let Some(delivery) = next.take() {
+            if let Delivery::Message { id, .. } = delivery {
+                if self.last_sent.is_some_and(|last| id <= last) {
+                    // Already sent during the replay.
+                } else {
+                    self.last_sent = Some(id);
+                    count += 1;
+                    push(&mut single, &mut many, delivery.frame());
+                }
+            } else {
+                push(&mut single, &mut many, delivery.frame());
+            }
+            if count < MAX_BATCH as u64 {
+                next = match self.subscription.receiver.try_recv() {
+                    Ok(delivery) => Some(delivery),
+                    Err(TryRecvError::Lagged(_)) => {
+                        self.lagged = true;
+                        None
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+                };
+            }
+        }
+        self.metrics.delivered.increment(count);
+        many.map(BytesMut::freeze).or(single)
+    }
+
+    /// After a lag: replays from history what this subscriber missed, or tells it to
+    /// resync when history no longer holds it. `None` ends the stream (the broker is
+    /// unreachable; the browser reconnects with its Last-Event-ID).
+    async fn catch_up(&mut self) -> Option<Bytes> {
+        self.metrics.lagged.increment(1);
+        let from = self.last_sent.unwrap_or_default();
+        match self.broker.after(&self.room, from).await {
+            Ok(After::Messages(messages)) => {
+                let mut chunk = BytesMut::new();
+                for message in &messages {
+                    chunk.extend_from_slice(&message_frame(message));
+                }
+                if let Some(last) = messages.last() {
+                    self.last_sent = Some(last.id);
+                }
+                self.metrics.delivered.increment(messages.len() as u64);
+                Some(chunk.freeze())
+            }
+            Ok(After::Resync { oldest }) => Some(resync_frame(&self.room, oldest)),
+            Err(error) => {
+                tracing::warn!(room = %self.room, error = format!("{error:#}"), "a lagging subscriber cannot catch up; closing its stream");
+                None
+            }
+        }
+    }
+}
+
+/// Appends a frame, copying only once there is more than one.
+fn push(single: &mut Option<Bytes>, many: &mut Option<BytesMut>, frame: &Bytes) {
+    if let Some(buffer) = many {
+        buffer.extend_from_slice(frame);
+    } else if let Some(first) = single.take() {
+        let mut buffer = BytesMut::with_capacity((first.len() + frame.len()) * 4);
+        buffer.extend_from_slice(&first);
+        buffer.extend_from_slice(frame);
+        *many = Some(buffer);
+    } else {
+        *single = Some(frame.clone());
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.metrics.connections.decrement(1.0);
+    }
+}
