@@ -16,7 +16,7 @@ use axum::{
     response::IntoResponse,
 };
 use axum_extra::extract::{
-    SignedCookieJar,
+    CookieJar, SignedCookieJar,
     cookie::{Cookie, Key, SameSite},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -120,11 +120,12 @@ pub async fn current(session: Session) -> axum::Json<SessionInfo> {
     axum::Json(SessionInfo { name: session.name })
 }
 
-/// `DELETE /api/session`
-pub async fn sign_out(State(state): State<AppState>) -> impl IntoResponse {
-    let jar =
-        SignedCookieJar::new(state.cookie_key.clone()).remove(Cookie::build(COOKIE_NAME).path("/"));
-    (StatusCode::NO_CONTENT, jar)
+/// `DELETE /api/session`: always answers with a removal cookie, whether or not the
+/// request carried a valid session.
+pub async fn sign_out() -> impl IntoResponse {
+    let mut removal = session_cookie(String::new());
+    removal.make_removal();
+    (StatusCode::NO_CONTENT, CookieJar::new().add(removal))
 }
 
 #[cfg(test)]

@@ -111,6 +111,10 @@ impl Metrics {
                     "Times a subscriber fell behind and caught up from history"
                 );
                 metrics::describe_counter!("chat_broker_errors_total", "Failed broker operations");
+                metrics::describe_counter!(
+                    "chat_broker_caught_up_total",
+                    "Messages this node missed on Pub/Sub and delivered from the stream after reconnecting"
+                );
                 metrics::counter!("chat_broker_errors_total").absolute(0);
                 handle
             })

@@ -143,7 +143,7 @@ impl Broker for MemoryBroker {
                 ))
             })
             .collect();
-        active.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        active.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
         active.truncate(ROOM_LIST_LIMIT);
         Ok(with_default_room(
             active.into_iter().map(|(_, r)| r).collect(),

@@ -552,6 +552,7 @@ impl Listener {
             }
             let missed = entries.iter().filter(|m| self.hub.dispatch(m)).count();
             if missed > 0 {
+                metrics::counter!("chat_broker_caught_up_total").increment(missed as u64);
                 tracing::info!(%room, missed, "caught up after reconnecting to Redis");
             }
         }

@@ -1,0 +1,460 @@
+//! Test helpers: a real server on port 0, a real Redis, a key prefix per test.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use futures::StreamExt;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::{net::SocketAddr, time::Duration};
+use tiny_chat::{
+    message::ChatMessage,
+    server::{self, config::Config, state::AppState},
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for something that should happen at once.
+pub const PROMPTLY: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerKind {
+    Memory,
+    Redis,
+}
+
+/// The Redis the tests use: `TEST_REDIS_URL`, else the machine's on 127.0.0.1:6379.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A key prefix of its own, so that tests run in parallel on one Redis.
+pub fn unique_prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Deletes every key under a prefix.
+pub fn delete_prefix(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut connection) = client.get_connection() else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut connection)
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut connection);
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub config: Config,
+    /// Ends the server as SIGTERM would.
+    pub stop: CancellationToken,
+    pub server: Option<JoinHandle<std::io::Result<()>>>,
+    owns_prefix: bool,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client without a session.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    /// A client signed in as `name`.
+    pub async fn signed_in(&self, name: &str) -> Client {
+        let client = self.client();
+        let response = client
+            .post(self.url("/api/session"))
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "signing in as {name:?}");
+        client
+    }
+
+    pub async fn post(&self, client: &Client, room: &str, text: &str) -> Response {
+        client
+            .post(self.url(&format!("/api/rooms/{room}/messages")))
+            .json(&json!({ "text": text }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts and expects `201`, returning the message.
+    pub async fn say(&self, client: &Client, room: &str, text: &str) -> ChatMessage {
+        let response = self.post(client, room, text).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "posting {text:?}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn history(&self, room: &str, query: &str) -> Vec<ChatMessage> {
+        let response = self
+            .client()
+            .get(self.url(&format!("/api/rooms/{room}/messages{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Opens a room's event stream, with an optional `Last-Event-ID` header.
+    pub async fn events(&self, room: &str, last_event_id: Option<&str>) -> EventReader {
+        self.events_at(&format!("/api/rooms/{room}/events"), last_event_id)
+            .await
+    }
+
+    pub async fn events_at(&self, path: &str, last_event_id: Option<&str>) -> EventReader {
+        let mut request = self
+            .client()
+            .get(self.url(path))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        EventReader::new(response)
+    }
+
+    /// Stops the server as SIGTERM would and waits for it to finish.
+    pub async fn shutdown(&mut self) {
+        self.stop.cancel();
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(PROMPTLY, server)
+                .await
+                .expect("the server stops promptly")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.owns_prefix
+            && let Some(url) = &self.config.redis_url
+        {
+            delete_prefix(url, &self.config.redis_prefix);
+        }
+    }
+}
+
+/// A server on the given broker, with its own Redis prefix.
+pub async fn spawn_app(kind: BrokerKind) -> TestApp {
+    spawn_app_with(kind, |_| {}).await
+}
+
+/// A server on the given broker, with settings adjusted by `configure`.
+pub async fn spawn_app_with(kind: BrokerKind, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::defaults();
+    config.secret = Some("test secret".into());
+    if kind == BrokerKind::Redis {
+        config.redis_url = Some(redis_url());
+        config.redis_prefix = unique_prefix();
+    }
+    configure(&mut config);
+    let app = spawn_configured(config, true).await;
+    if kind == BrokerKind::Redis {
+        wait_ready(&app.base).await;
+    }
+    app
+}
+
+/// A server with exactly this config; `owns_prefix` deletes its keys when dropped.
+pub async fn spawn_configured(config: Config, owns_prefix: bool) -> TestApp {
+    // `RUST_LOG=tiny_chat=debug cargo test ...` shows the server's logs.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let state = AppState::new(
+        &config,
+        server::leptos_options(addr),
+        CancellationToken::new(),
+    )
+    .unwrap();
+    let server = tokio::spawn(server::serve(
+        listener,
+        state,
+        stop.clone().cancelled_owned(),
+    ));
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        config,
+        stop,
+        server: Some(server),
+        owns_prefix,
+    }
+}
+
+/// Polls `/readyz` until it answers 200.
+pub async fn wait_ready(base: &str) {
+    let client = Client::new();
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    loop {
+        let ready = client.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{base} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One parsed SSE event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub event: Option<String>,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl Event {
+    pub fn message(&self) -> ChatMessage {
+        assert_eq!(self.event, None, "expected a message event, got {self:?}");
+        let message: ChatMessage = serde_json::from_str(&self.data).unwrap();
+        assert_eq!(self.id.as_deref(), Some(message.id.to_string().as_str()));
+        message
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap()
+    }
+}
+
+/// Reads an SSE response event by event; also records comments and `retry:` lines.
+pub struct EventReader {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub comments: Vec<String>,
+    pub retry: Option<String>,
+}
+
+impl EventReader {
+    pub fn new(response: Response) -> Self {
+        Self {
+            headers: response.headers().clone(),
+            body: response.bytes_stream().boxed(),
+            buffer: String::new(),
+            comments: Vec::new(),
+            retry: None,
+        }
+    }
+
+    /// The next event, or `None` if the stream ends or nothing comes within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = self.parse_block(&block) {
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .ok()??;
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+    }
+
+    /// The next event; fails the test if none comes promptly.
+    pub async fn next(&mut self) -> Event {
+        self.next_within(PROMPTLY)
+            .await
+            .expect("an event arrives promptly")
+    }
+
+    /// The next `n` message events.
+    pub async fn messages(&mut self, n: usize) -> Vec<ChatMessage> {
+        let mut messages = Vec::with_capacity(n);
+        while messages.len() < n {
+            messages.push(self.next().await.message());
+        }
+        messages
+    }
+
+    /// Asserts that no event comes within `wait`.
+    pub async fn assert_quiet(&mut self, wait: Duration) {
+        if let Some(event) = self.next_within(wait).await {
+            panic!("expected no event, got {event:?}");
+        }
+    }
+
+    fn parse_block(&mut self, block: &str) -> Option<Event> {
+        let (mut event, mut id, mut data) = (None, None, Vec::new());
+        for line in block.lines() {
+            if let Some(comment) = line.strip_prefix(':') {
+                self.comments.push(comment.trim().to_owned());
+            } else if let Some(value) = line.strip_prefix("retry: ") {
+                self.retry = Some(value.to_owned());
+            } else if let Some(value) = line.strip_prefix("event: ") {
+                event = Some(value.to_owned());
+            } else if let Some(value) = line.strip_prefix("id: ") {
+                id = Some(value.to_owned());
+            } else if let Some(value) = line.strip_prefix("data: ") {
+                data.push(value);
+            }
+        }
+        (!data.is_empty()).then(|| Event {
+            event,
+            id,
+            data: data.join("\n"),
+        })
+    }
+}
+
+/// The texts of some messages.
+pub fn texts(messages: &[ChatMessage]) -> Vec<&str> {
+    messages.iter().map(|m| m.text.as_str()).collect()
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private `redis-server` on a free port, for tests that stop Redis or count its
+/// clients. Killed when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port, with nothing persisted, and waits for PING.
+    pub fn restart(&mut self) {
+        let binary = std::env::var("TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = std::process::Command::new(&binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                &std::env::temp_dir().display().to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary} (install redis-server): {e}"));
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + PROMPTLY;
+        loop {
+            let pong = redis::Client::open(self.url())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            if pong.is_ok() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `CLIENT LIST`, one line per connection.
+    pub fn clients(&self) -> Vec<String> {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut connection = client.get_connection().unwrap();
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(&mut connection)
+            .unwrap();
+        list.lines().map(str::to_owned).collect()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The real server binary, as a separate process. Killed when dropped.
+pub struct NodeProcess {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl NodeProcess {
+    pub async fn start(redis_url: &str, prefix: &str, secret: &str) -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tiny-chat"))
+            .env("LEPTOS_SITE_ADDR", &addr)
+            .env("REDIS_URL", redis_url)
+            .env("CHAT_REDIS_PREFIX", prefix)
+            .env("CHAT_SECRET", secret)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("starting the server binary");
+        let base = format!("http://{addr}");
+        wait_ready(&base).await;
+        Self { base, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,110 @@
+//! Redis goes away and comes back: no accepted message is lost or duplicated.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{BrokerKind, PROMPTLY, RedisServer, free_port, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+use tiny_chat::message::ChatMessage;
+
+#[tokio::test]
+async fn a_connected_subscriber_gets_every_accepted_message_across_a_redis_restart() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let a = spawn_app_with(BrokerKind::Redis, |c| c.redis_url = Some(url.clone())).await;
+    let b = spawn_app_with(BrokerKind::Redis, |c| {
+        c.redis_url = Some(url.clone());
+        c.redis_prefix = a.config.redis_prefix.clone();
+    })
+    .await;
+    let on_a = a.signed_in("ann").await;
+    let on_b = b.signed_in("bob").await;
+    let mut subscriber = a.events("everyone", None).await;
+    let mut accepted: Vec<ChatMessage> = Vec::new();
+
+    for i in 0..3 {
+        accepted.push(a.say(&on_a, "everyone", &format!("before {i}")).await);
+    }
+
+    // Down long enough (1.5 s) that node A's Pub/Sub reconnect is backing off when Redis
+    // returns, so that what node B accepts first reaches A only through its catch-up.
+    redis.kill();
+    for i in 0..15 {
+        let response = a.post(&on_a, "everyone", &format!("while down {i}")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unavailable");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready = a.client().get(a.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let healthy = a.client().get(a.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthy.status(), StatusCode::OK);
+
+    redis.restart();
+    // Post through node B at once, while node A's Pub/Sub may still be reconnecting, then
+    // through both: every 201 counts, every 503 stored nothing.
+    let deadline = tokio::time::Instant::now() + PROMPTLY * 2;
+    let mut i = 0;
+    while accepted.len() < 3 + 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Redis never came back"
+        );
+        let (app, client) = if i % 3 == 0 { (&a, &on_a) } else { (&b, &on_b) };
+        let response = app.post(client, "everyone", &format!("after {i}")).await;
+        i += 1;
+        match response.status() {
+            StatusCode::CREATED => accepted.push(response.json().await.unwrap()),
+            StatusCode::SERVICE_UNAVAILABLE => tokio::time::sleep(Duration::from_millis(10)).await,
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    let received = subscriber.messages(accepted.len()).await;
+    assert_eq!(received, accepted, "every accepted message, once, in order");
+    subscriber.assert_quiet(Duration::from_millis(500)).await;
+    common::wait_ready(&a.base).await;
+    let metrics = a
+        .client()
+        .get(a.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("chat_broker_caught_up_total ") && !l.ends_with(" 0")),
+        "node A delivered what it missed from the stream: {metrics}"
+    );
+}
+
+#[tokio::test]
+async fn without_redis_posts_get_503_and_the_node_is_not_ready() {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let app = spawn_app_with(BrokerKind::Memory, |c| c.redis_url = Some(url)).await;
+    let client = app.signed_in("ann").await;
+
+    let response = app.post(&client, "everyone", "into the void").await;
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let history = app
+        .client()
+        .get(app.url("/api/rooms/everyone/messages"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // A stream still opens, live from now; a resume asks the browser to retry later.
+    let events = app.events("everyone", Some("1-0")).await;
+    assert_eq!(events.headers["content-type"], "text/event-stream");
+}
