@@ -11,6 +11,9 @@
 //!   fan-out hub, sessions, the HTTP API, SSE, and operations endpoints.
 //! - `hydrate()` (feature `hydrate`): the WASM entry point.
 
+// Leptos view types nest deeply; the hydrate build needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod message;
 

@@ -1,10 +1,25 @@
-//! The Leptos UI.
+//! The Leptos UI: rendered on the server (readable, and usable for posting, without
+//! JavaScript), then hydrated into a live chat.
+//!
+//! - [`lobby`]: `/`, pick a name and a room.
+//! - [`room`]: `/r/{room}`, the room itself: header, messages, composer, recent rooms.
+//! - [`live`]: the `EventSource` behind a room, as signals.
+//! - [`data`]: server functions for rendering and for the no-JS forms.
+//! - [`client`]: browser-only calls (the JSON API, localStorage, local time).
 
+pub mod client;
+pub mod data;
+pub mod live;
+mod lobby;
+mod room;
+mod sign_in;
+
+use crate::message::DisplayName;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
     components::{Route, Router, Routes},
+    path,
 };
 
 /// The HTML document around the app.
@@ -26,23 +41,62 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Who is signed in, shared by every page. `whoami` loads it while rendering; signing in
+/// from the browser sets `name` directly.
+#[derive(Clone, Copy)]
+pub struct SessionContext {
+    pub whoami: Resource<Result<Option<DisplayName>, ServerFnError>>,
+    pub signed_in: RwSignal<Option<DisplayName>>,
+}
+
+impl SessionContext {
+    /// The current name: a browser sign-in wins over what the page was rendered with.
+    pub fn name(&self) -> Option<DisplayName> {
+        self.signed_in
+            .get()
+            .or_else(|| self.whoami.get().and_then(Result::ok).flatten())
+    }
+}
+
+/// True once the app runs in the browser. What depends on the browser (local time, a
+/// disabled button) renders as the server did until then, so hydration matches.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub ReadSignal<bool>);
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    provide_context(Hydrated(hydrated));
+    provide_context(SessionContext {
+        whoami: Resource::new(|| (), |_| data::whoami()),
+        signed_in: RwSignal::new(None),
+    });
+
     view! {
         <Stylesheet id="leptos" href="/pkg/tiny-chat.css" />
         <Title text="tiny-chat" />
+        <Meta name="color-scheme" content="light dark" />
         <Router>
-            <main>
-                <Routes fallback=|| "Page not found.".into_view()>
-                    <Route path=StaticSegment("") view=Lobby />
-                </Routes>
-            </main>
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/") view=lobby::Lobby />
+                <Route path=path!("/r/:room") view=room::RoomPage />
+            </Routes>
         </Router>
     }
 }
 
 #[component]
-fn Lobby() -> impl IntoView {
-    view! { <h1>"tiny-chat"</h1> }
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="page narrow">
+            <h1>"Not found"</h1>
+            <p>"There is nothing here. " <a href="/">"Back to the lobby"</a></p>
+        </main>
+    }
 }

@@ -7,7 +7,7 @@ use super::{
     session::Session,
     state::AppState,
 };
-use crate::message::{ChatMessage, MessageId, MessageText, RoomSummary};
+use crate::message::{ChatMessage, MessageId, MessageText, RoomName, RoomSummary};
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 
@@ -29,9 +29,24 @@ pub async fn post_message(
     session: Session,
     ApiJson(body): ApiJson<PostBody>,
 ) -> Result<(StatusCode, Json<ChatMessage>)> {
-    let text = MessageText::parse(&body.text)?;
-    let idempotency = body
-        .client_id
+    Ok(
+        match publish(&state, session, room, &body.text, body.client_id).await? {
+            Published::New(message) => (StatusCode::CREATED, Json(message)),
+            Published::Repeat(message) => (StatusCode::OK, Json(message)),
+        },
+    )
+}
+
+/// Validates and publishes a post: the one path for the JSON API and the no-JS form.
+pub async fn publish(
+    state: &AppState,
+    session: Session,
+    room: RoomName,
+    text: &str,
+    client_id: Option<String>,
+) -> Result<Published> {
+    let text = MessageText::parse(text)?;
+    let idempotency = client_id
         .map(|client_id| {
             let chars = client_id.chars().count();
             if (1..=MAX_CLIENT_ID_CHARS).contains(&chars) && !client_id.chars().any(char::is_control) {
@@ -55,13 +70,10 @@ pub async fn post_message(
             idempotency,
         })
         .await?;
-    Ok(match published {
-        Published::New(message) => {
-            state.metrics.published.increment(1);
-            (StatusCode::CREATED, Json(message))
-        }
-        Published::Repeat(message) => (StatusCode::OK, Json(message)),
-    })
+    if let Published::New(_) = published {
+        state.metrics.published.increment(1);
+    }
+    Ok(published)
 }
 
 #[derive(Deserialize)]

@@ -19,9 +19,11 @@ pub mod sse;
 pub mod state;
 
 use crate::app::{App, shell};
+use crate::message::RoomName;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
+    response::Redirect,
     routing::{get, post},
 };
 use error::Error;
@@ -55,14 +57,38 @@ pub fn router(state: AppState) -> Router {
 
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    // Server functions and rendering reach the broker and the cookie key through context.
+    let context = {
+        let state = state.clone();
+        move || leptos::prelude::provide_context(state.clone())
+    };
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .leptos_routes(&state, routes, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .route("/join", get(join))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct JoinQuery {
+    room: Option<String>,
+}
+
+/// `GET /join?room=...`: the lobby's room form without JavaScript.
+async fn join(axum::extract::Query(query): axum::extract::Query<JoinQuery>) -> Redirect {
+    match query.room.as_deref().map(|r| RoomName::parse(r.trim())) {
+        Some(Ok(room)) => Redirect::to(&format!("/r/{room}")),
+        _ => Redirect::to("/"),
+    }
 }
 
 /// Serves until `shutdown` resolves, then ends every SSE stream and finishes the

@@ -103,16 +103,31 @@ pub struct SignIn {
     name: String,
 }
 
+/// A fresh session for `name`, and the `Set-Cookie` header value that carries it.
+pub fn start(key: &Key, name: DisplayName) -> (Session, axum::http::HeaderValue) {
+    let session = Session::new(name);
+    let response = SignedCookieJar::new(key.clone())
+        .add(session_cookie(session.to_token()))
+        .into_response();
+    let header = response
+        .headers()
+        .get(axum::http::header::SET_COOKIE)
+        .expect("a jar with one added cookie sets it")
+        .clone();
+    (session, header)
+}
+
 /// `POST /api/session`
 pub async fn sign_in(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<impl IntoResponse> {
     let name = DisplayName::parse(&body.name)?;
-    let session = Session::new(name.clone());
-    let jar =
-        SignedCookieJar::new(state.cookie_key.clone()).add(session_cookie(session.to_token()));
-    Ok((jar, axum::Json(SessionInfo { name })))
+    let (_, cookie) = start(&state.cookie_key, name.clone());
+    Ok((
+        [(axum::http::header::SET_COOKIE, cookie)],
+        axum::Json(SessionInfo { name }),
+    ))
 }
 
 /// `GET /api/session`

@@ -1,0 +1,147 @@
+import { test, expect, signIn, postAs, openRoom, messageTexts, connection } from './fixtures';
+
+test('two people chat live, each message shown once', async ({ browser, chat }) => {
+  const node = await chat.node();
+  const alice = await browser.newContext();
+  const bob = await browser.newContext();
+  const alicePage = await alice.newPage();
+  const bobPage = await bob.newPage();
+
+  // Alice picks her name in the lobby's form; Bob through the API.
+  await alicePage.goto(node.url);
+  await alicePage.getByLabel('Pick a name to chat under').fill('alice');
+  await alicePage.getByRole('button', { name: 'Join' }).click();
+  await expect(alicePage.getByText('Hello, alice.')).toBeVisible();
+  await signIn(bob, node, 'bob');
+
+  await openRoom(alicePage, node, 'lounge');
+  await openRoom(bobPage, node, 'lounge');
+
+  await alicePage.getByLabel('Message').fill('hi bob');
+  await alicePage.getByLabel('Message').press('Enter');
+  await expect(messageTexts(bobPage)).toHaveText(['hi bob'], { timeout: 2_000 });
+
+  await bobPage.getByLabel('Message').fill('hi alice\nsecond line');
+  await bobPage.getByRole('button', { name: 'Send' }).click();
+  await expect(messageTexts(alicePage)).toHaveText(['hi bob', 'hi alice\nsecond line'], { timeout: 2_000 });
+
+  // Each message once on both sides; your own set apart; the box empties after sending.
+  await expect(messageTexts(bobPage)).toHaveText(['hi bob', 'hi alice\nsecond line']);
+  await expect(alicePage.locator('.message.mine .text')).toHaveText(['hi bob']);
+  await expect(bobPage.getByLabel('Message')).toHaveValue('');
+  await expect(bobPage.getByRole('button', { name: 'Send' })).toBeDisabled();
+});
+
+test('markup is shown as text and never runs', async ({ page, chat }) => {
+  const node = await chat.node();
+  const dialogs: string[] = [];
+  page.on('dialog', async (dialog) => {
+    dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  const corpus = [
+    '<script>alert(1)</script>',
+    '<img src=x onerror=alert(1)>',
+    '"><svg onload=alert(1)>',
+    '<a href="javascript:alert(1)">click me</a>',
+    'javascript:alert(1)',
+  ];
+  // Half arrive as history in the server's HTML, half live after hydration.
+  await postAs(node, 'mallory', 'xss', corpus.slice(0, 2));
+  await signIn(page.context(), node, 'victim');
+  await openRoom(page, node, 'xss');
+  await postAs(node, 'mallory', 'xss', corpus.slice(2));
+
+  await expect(messageTexts(page)).toHaveText(corpus);
+  const log = page.getByRole('log');
+  await expect(log.locator('script, img, svg, a, iframe')).toHaveCount(0);
+  // Reload: the server-rendered HTML escapes them too.
+  await page.reload();
+  await expect(connection(page)).toHaveText('live');
+  await expect(messageTexts(page)).toHaveText(corpus);
+  await expect(log.locator('script, img, svg, a, iframe')).toHaveCount(0);
+  expect(dialogs).toEqual([]);
+});
+
+test('a client rides out a server restart and shows every missed message once', async ({ page, chat }) => {
+  const a = await chat.node();
+  const b = await chat.node();
+  await postAs(a, 'ann', 'ops', ['before 1', 'before 2']);
+  await signIn(page.context(), a, 'watcher');
+  await openRoom(page, a, 'ops');
+  await expect(messageTexts(page)).toHaveText(['before 1', 'before 2']);
+
+  await a.stop();
+  await expect(connection(page)).toHaveText(/reconnecting|offline/);
+  // While node A is gone, the chat goes on through node B on the same Redis.
+  await postAs(b, 'bea', 'ops', ['missed 1', 'missed 2', 'missed 3']);
+  await a.start();
+
+  await expect(connection(page)).toHaveText('live', { timeout: 15_000 });
+  await expect(messageTexts(page)).toHaveText(['before 1', 'before 2', 'missed 1', 'missed 2', 'missed 3']);
+  await postAs(b, 'bea', 'ops', ['after']);
+  await expect(messageTexts(page)).toHaveText(['before 1', 'before 2', 'missed 1', 'missed 2', 'missed 3', 'after']);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the room reads and a message can be posted', async ({ page, chat }) => {
+    const node = await chat.node();
+    await postAs(node, 'ann', 'plain', ['rendered by the server', 'with <b>markup</b> as text']);
+
+    // Sign in with the lobby's plain form: it posts and comes back.
+    await page.goto(node.url);
+    await page.getByLabel('Pick a name to chat under').fill('nojs');
+    await page.getByRole('button', { name: 'Join' }).click();
+    await expect(page.getByText('Hello, nojs.')).toBeVisible();
+
+    // Open the room with the lobby's plain GET form.
+    await page.getByLabel('Open a room').fill('plain');
+    await page.getByRole('button', { name: 'Go' }).click();
+    await expect(page).toHaveURL(/\/r\/plain$/);
+    await expect(messageTexts(page)).toHaveText(['rendered by the server', 'with <b>markup</b> as text']);
+
+    await page.getByLabel('Message').fill('posted without js');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect(page).toHaveURL(/\/r\/plain$/);
+    await expect(messageTexts(page)).toHaveText([
+      'rendered by the server',
+      'with <b>markup</b> as text',
+      'posted without js',
+    ]);
+  });
+});
+
+test.describe('screenshots', () => {
+  test('the room at 375 px wide', async ({ browser, chat }, testInfo) => {
+    const node = await chat.node();
+    await postAs(node, 'ann', 'design', ['Morning! Anyone around?', 'Coffee first ☕']);
+    await postAs(node, 'ben', 'design', ['Here. Shipping the new header today.']);
+    const context = await browser.newContext({ viewport: { width: 375, height: 720 } });
+    const page = await context.newPage();
+    await signIn(context, node, 'ann');
+    await openRoom(page, node, 'design');
+    await expect(messageTexts(page)).toHaveCount(3);
+    // Nothing overflows sideways at this width.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: testInfo.outputPath('room-375.png') });
+    await testInfo.attach('room-375', { path: testInfo.outputPath('room-375.png'), contentType: 'image/png' });
+  });
+
+  test('the room in dark mode', async ({ browser, chat }, testInfo) => {
+    const node = await chat.node();
+    await postAs(node, 'ann', 'night', ['Dark mode follows the system setting.']);
+    await postAs(node, 'ben', 'night', ['And focus stays visible:']);
+    const context = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1024, height: 640 } });
+    const page = await context.newPage();
+    await signIn(context, node, 'ann');
+    await openRoom(page, node, 'night');
+    await page.getByLabel('Message').focus();
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).toBe('rgb(21, 23, 27)');
+    await page.screenshot({ path: testInfo.outputPath('room-dark.png') });
+    await testInfo.attach('room-dark', { path: testInfo.outputPath('room-dark.png'), contentType: 'image/png' });
+  });
+});

@@ -1,0 +1,141 @@
+// Real servers for the specs: the release binary built by `cargo leptos build
+// --release`, on free ports, on a real Redis under a key prefix of the test's own.
+import { test as base, expect, type Page, type BrowserContext, request } from '@playwright/test';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '..', '..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
+const serverBinary = process.env.TINY_CHAT_BIN ?? path.join(targetDir, 'release', 'tiny-chat');
+const siteRoot = path.join(root, 'target', 'site');
+export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** One server process; stop() and start() again keep its port, prefix and secret. */
+export class ChatNode {
+  private process?: ChildProcess;
+
+  constructor(
+    readonly port: number,
+    private readonly prefix: string,
+    private readonly secret: string,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn(serverBinary, [], {
+      env: {
+        ...process.env,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
+        LEPTOS_SITE_ROOT: siteRoot,
+        REDIS_URL: redisUrl,
+        CHAT_REDIS_PREFIX: this.prefix,
+        CHAT_SECRET: this.secret,
+        RUST_LOG: 'warn',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const response = await fetch(`${this.url}/readyz`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`${serverBinary} did not become ready`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stops the process as SIGTERM does, and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** The servers of one test, sharing a Redis prefix and a session secret. */
+export class Chat {
+  readonly prefix = `e2e-${randomUUID()}`;
+  private readonly secret = randomUUID();
+  private readonly nodes: ChatNode[] = [];
+
+  async node(): Promise<ChatNode> {
+    const node = new ChatNode(await freePort(), this.prefix, this.secret);
+    this.nodes.push(node);
+    await node.start();
+    return node;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+    const keys = execFileSync('redis-cli', ['-u', redisUrl, '--scan', '--pattern', `${this.prefix}:*`])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
+    if (keys.length > 0) execFileSync('redis-cli', ['-u', redisUrl, 'del', ...keys]);
+  }
+}
+
+export const test = base.extend<{ chat: Chat }>({
+  chat: async ({}, use) => {
+    const chat = new Chat();
+    await use(chat);
+    await chat.close();
+  },
+});
+
+export { expect };
+
+/** Signs a browser context in through the API; the page shares its cookies. */
+export async function signIn(context: BrowserContext, node: ChatNode, name: string): Promise<void> {
+  const response = await context.request.post(`${node.url}/api/session`, { data: { name } });
+  expect(response.status()).toBe(200);
+}
+
+/** Posts as `name` through the JSON API, from outside any browser. */
+export async function postAs(node: ChatNode, name: string, room: string, texts: string[]): Promise<void> {
+  const api = await request.newContext({ baseURL: node.url });
+  expect((await api.post('/api/session', { data: { name } })).status()).toBe(200);
+  for (const text of texts) {
+    const response = await api.post(`/api/rooms/${room}/messages`, { data: { text } });
+    expect(response.status(), text).toBe(201);
+  }
+  await api.dispose();
+}
+
+/** Opens a room and waits until it is live: hydrated, with its stream open. */
+export async function openRoom(page: Page, node: ChatNode, room: string): Promise<void> {
+  await page.goto(`${node.url}/r/${room}`);
+  await expect(connection(page)).toHaveText('live');
+}
+
+/** The texts shown in the message log, in order. */
+export function messageTexts(page: Page) {
+  return page.locator('.message-log .message .text');
+}
+
+/** The room header's connection indicator. */
+export function connection(page: Page) {
+  return page.locator('.room-header .status');
+}

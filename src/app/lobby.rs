@@ -1,0 +1,119 @@
+//! `/`: pick a name, then a room: an active one, or any new name.
+
+use super::{SessionContext, data, sign_in::SignInForm};
+use crate::message::{RoomName, RoomSummary};
+use leptos::{ev, prelude::*};
+use leptos_router::{components::A, hooks::use_navigate};
+
+#[component]
+pub fn Lobby() -> impl IntoView {
+    let session = expect_context::<SessionContext>();
+    let rooms = Resource::new(|| (), |_| data::rooms());
+
+    view! {
+        <main class="page narrow lobby">
+            <header class="lobby-header">
+                <h1>"tiny-chat"</h1>
+                <p class="tagline">"Rooms that never lose a message."</p>
+            </header>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let _ = session.whoami.await;
+                    match session.name() {
+                        Some(name) => view! {
+                            <p class="greeting">"Hello, " <strong>{name.to_string()}</strong> "."</p>
+                        }
+                        .into_any(),
+                        None => view! { <SignInForm prompt="Pick a name to chat under" /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <JoinRoom />
+            <section aria-labelledby="active-rooms">
+                <h2 id="active-rooms">"Active rooms"</h2>
+                <Suspense fallback=|| view! { <p class="muted">"Loading rooms…"</p> }>
+                    {move || Suspend::new(async move {
+                        match rooms.await {
+                            Ok(rooms) => view! { <RoomList rooms /> }.into_any(),
+                            Err(error) => view! {
+                                <p class="field-error">"Could not load rooms: " {error.to_string()}</p>
+                            }
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn RoomList(rooms: Vec<RoomSummary>) -> impl IntoView {
+    view! {
+        <ul class="room-list">
+            {rooms
+                .into_iter()
+                .map(|room| {
+                    let href = format!("/r/{}", room.name);
+                    let activity = room
+                        .last_message_at
+                        .map(|at| format!("last message {} UTC", at.get(..16).unwrap_or_default().replace('T', " ")))
+                        .unwrap_or_else(|| "no messages yet".into());
+                    view! {
+                        <li>
+                            <A href=href>
+                                <span class="room-name">"#" {room.name.to_string()}</span>
+                                <span class="muted">{activity}</span>
+                            </A>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+/// Go to a room by name. Without JavaScript the form asks `/join`, which redirects.
+#[component]
+fn JoinRoom() -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let problem = Memo::new(move |_| {
+        name.with(|raw| {
+            let raw = raw.trim();
+            (!raw.is_empty())
+                .then(|| RoomName::parse(raw).err().map(|e| e.to_string()))
+                .flatten()
+        })
+    });
+    let navigate = use_navigate();
+    let submit = move |event: ev::SubmitEvent| {
+        event.prevent_default();
+        if let Ok(room) = RoomName::parse(name.get_untracked().trim()) {
+            navigate(&format!("/r/{room}"), Default::default());
+        }
+    };
+
+    view! {
+        <form class="join" method="get" action="/join" on:submit=submit>
+            <label for="room">"Open a room"</label>
+            <div class="row">
+                <span class="hash" aria-hidden="true">"#"</span>
+                <input
+                    id="room"
+                    name="room"
+                    placeholder="everyone"
+                    maxlength="32"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    required
+                    prop:value=name
+                    on:input=move |event| name.set(event_target_value(&event))
+                    aria-invalid=move || problem.with(Option::is_some).then_some("true")
+                    aria-describedby="room-error"
+                />
+                <button type="submit" disabled=move || problem.with(Option::is_some)>"Go"</button>
+            </div>
+            <p id="room-error" class="field-error" role="alert">{move || problem.get()}</p>
+        </form>
+    }
+}
