@@ -32,17 +32,17 @@ pub async fn history(room: String) -> Result<Vec<ChatMessage>, ServerFnError> {
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
     let page = crate::server::api::DEFAULT_PAGE;
-    Ok(state
+    state
         .broker
         .history(&room, None, page)
         .await
-        .map_err(ssr::error)?)
+        .map_err(ssr::error)
 }
 
 /// Rooms with recent activity first.
 #[server(prefix = "/sf", endpoint = "rooms")]
 pub async fn rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
-    Ok(ssr::state()?.broker.rooms().await.map_err(ssr::error)?)
+    ssr::state()?.broker.rooms().await.map_err(ssr::error)
 }
 
 /// Posts a message: the composer's form when JavaScript is off.

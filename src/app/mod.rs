@@ -18,6 +18,7 @@ use crate::message::DisplayName;
 use leptos::prelude::*;
 use leptos_meta::{Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -79,9 +80,11 @@ pub fn App() -> impl IntoView {
         <Title text="tiny-chat" />
         <Meta name="color-scheme" content="light dark" />
         <Router>
+            // Async: the server waits for the page's data and sends it whole, so that it
+            // reads (and its forms work) without JavaScript.
             <Routes fallback=|| view! { <NotFound /> }>
-                <Route path=path!("/") view=lobby::Lobby />
-                <Route path=path!("/r/:room") view=room::RoomPage />
+                <Route path=path!("/") view=lobby::Lobby ssr=SsrMode::Async />
+                <Route path=path!("/r/:room") view=room::RoomPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -31,20 +31,10 @@ pub fn unique_prefix() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Deletes every key under a prefix.
+/// Deletes every key under a prefix; says so when it cannot (no panic: it runs in Drop).
 pub fn delete_prefix(url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(url) else {
-        return;
-    };
-    let Ok(mut connection) = client.get_connection() else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query(&mut connection)
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut connection);
+    if let Err(error) = tiny_chat::server::broker::redis::delete_prefix(url, prefix) {
+        eprintln!("could not delete the test's keys under {prefix} at {url}: {error:#}");
     }
 }
 

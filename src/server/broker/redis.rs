@@ -94,18 +94,21 @@ impl Keys {
         format!("{}:post:{room}:{session}:{client_id}", self.prefix)
     }
 
-    /// The pattern matching every room's channel, with the prefix's glob characters
-    /// escaped.
-    fn live_pattern(&self) -> String {
-        let mut pattern = String::with_capacity(self.prefix.len() + 16);
+    /// The prefix with its glob characters escaped, for `PSUBSCRIBE` and `SCAN` patterns.
+    fn escaped_prefix(&self) -> String {
+        let mut escaped = String::with_capacity(self.prefix.len() + 4);
         for c in self.prefix.chars() {
             if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                pattern.push('\\');
+                escaped.push('\\');
             }
-            pattern.push(c);
+            escaped.push(c);
         }
-        pattern.push_str(":room:*:live");
-        pattern
+        escaped
+    }
+
+    /// The pattern matching every room's channel.
+    fn live_pattern(&self) -> String {
+        format!("{}:room:*:live", self.escaped_prefix())
     }
 
     /// The room of a channel name, if it is one of ours.
@@ -299,6 +302,29 @@ impl Broker for RedisBroker {
     fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
+}
+
+/// Deletes every key under `prefix` (tests and benchmarks clean up with it). Uses `SCAN`,
+/// so a large Redis is never blocked.
+pub fn delete_prefix(url: &str, prefix: &str) -> anyhow::Result<usize> {
+    let mut connection = Client::open(url)?.get_connection()?;
+    let keys = Keys {
+        prefix: prefix.to_owned(),
+    };
+    let pattern = format!("{}:*", keys.escaped_prefix());
+    let keys: Vec<String> = redis::cmd("SCAN")
+        .cursor_arg(0)
+        .arg("MATCH")
+        .arg(&pattern)
+        .arg("COUNT")
+        .arg(1000)
+        .clone()
+        .iter::<String>(&mut connection)?
+        .collect::<Result<_, _>>()?;
+    for chunk in keys.chunks(500) {
+        redis::cmd("DEL").arg(chunk).exec(&mut connection)?;
+    }
+    Ok(keys.len())
 }
 
 fn unavailable(error: anyhow::Error) -> BrokerError {

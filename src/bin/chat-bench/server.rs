@@ -1,0 +1,132 @@
+//! The server under test: started by the bench, or already running (`--url`, `--pid`).
+
+use anyhow::{Context, bail};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub pid: Option<u32>,
+    child: Option<Child>,
+    /// Redis URL and key prefix to delete when done, for servers the bench started.
+    cleanup: Option<(String, String)>,
+}
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub binary: PathBuf,
+    pub redis_url: Option<String>,
+    pub history_limit: Option<u32>,
+}
+
+impl Server {
+    pub fn existing(url: &str, pid: Option<u32>) -> anyhow::Result<Self> {
+        let authority = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .replace("localhost", "127.0.0.1");
+        Ok(Self {
+            addr: authority
+                .parse()
+                .with_context(|| format!("--url {url} is not http://IP:PORT"))?,
+            pid,
+            child: None,
+            cleanup: None,
+        })
+    }
+
+    /// Starts the binary on a free port and returns once `/readyz` answers 200, with the
+    /// time that took.
+    pub async fn start(launch: &Launch) -> anyhow::Result<(Self, Duration)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let prefix = format!("bench-{}-{port}", std::process::id());
+        let mut command = Command::new(&launch.binary);
+        command
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("CHAT_SECRET", "chat-bench")
+            .env("CHAT_REDIS_PREFIX", &prefix)
+            .env("RUST_LOG", "warn")
+            .env_remove("REDIS_URL")
+            .stdin(Stdio::null());
+        if let Some(url) = &launch.redis_url {
+            command.env("REDIS_URL", url);
+        }
+        if let Some(limit) = launch.history_limit {
+            command.env("CHAT_HISTORY_LIMIT", limit.to_string());
+        }
+        let started = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", launch.binary.display()))?;
+        let server = Self {
+            addr,
+            pid: Some(child.id()),
+            child: Some(child),
+            cleanup: launch.redis_url.clone().map(|url| (url, prefix)),
+        };
+        let ready = server.wait_ready(started).await?;
+        Ok((server, ready))
+    }
+
+    async fn wait_ready(&self, since: Instant) -> anyhow::Result<Duration> {
+        let deadline = since + Duration::from_secs(10);
+        loop {
+            if let Ok(mut sender) = super::http::connect(self.addr, None).await
+                && let Ok((status, _)) =
+                    super::http::get(&mut sender, &self.addr.to_string(), "/readyz").await
+                && status == 200
+            {
+                return Ok(since.elapsed());
+            }
+            if Instant::now() > deadline {
+                bail!("the server was not ready within 10 s");
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    }
+
+    /// The server's user + system CPU time so far, from `/proc/<pid>/stat`.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
+        // Fields after the parenthesised command name; utime and stime are 14 and 15.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / clock_ticks_per_second())
+    }
+
+    /// The server's resident set size, from `/proc/<pid>/status`.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+}
+
+/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on.
+fn clock_ticks_per_second() -> f64 {
+    100.0
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some((url, prefix)) = self.cleanup.take()
+            && let Err(error) = tiny_chat::server::broker::redis::delete_prefix(&url, &prefix)
+        {
+            eprintln!("could not delete the bench's Redis keys under {prefix}: {error:#}");
+        }
+    }
+}
