@@ -25,9 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let options = server::leptos_options(config.addr);
     let state = AppState::new(&config, options, shutdown.clone())?;
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
+    let listener = server::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(
         addr = %listener.local_addr()?,
         broker = if config.redis_url.is_some() { "redis" } else { "memory" },

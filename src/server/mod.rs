@@ -91,20 +91,77 @@ async fn join(axum::extract::Query(query): axum::extract::Query<JoinQuery>) -> R
     }
 }
 
+/// Pending connections the kernel queues before `accept`. The standard library's 128
+/// overflows when thousands of browsers reconnect at once (each dropped SYN costs its
+/// client a one-second retransmit); the kernel caps this at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the listening socket.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// How long graceful shutdown waits for requests in flight once every SSE stream has
+/// been told to end.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves until `shutdown` resolves, then ends every SSE stream and finishes the
 /// requests in flight.
+///
+/// A hand-written accept loop rather than `axum::serve`, which rebuilds the router for
+/// every connection (about 15 KiB each, measured with massif; BENCHMARKS.md): here the
+/// router is built once and each connection clones an `Arc`. Connections speak HTTP/1.1,
+/// which is what browsers use for SSE over plain HTTP.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::{rt::TokioIo, rt::TokioTimer, server::graceful::GracefulShutdown};
+
     let streams = state.shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            streams.cancel();
-        })
+    let service = hyper_util::service::TowerToHyperService::new(router(state).into_service());
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: wait instead of spinning.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Each SSE event is a small write that must go out at once.
+        let _ = stream.set_nodelay(true);
+        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    streams.cancel();
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after {SHUTDOWN_GRACE:?}");
+    }
+    Ok(())
 }
 
 /// Leptos settings: cargo-leptos's when it runs the server, else the project defaults

@@ -289,7 +289,7 @@ impl Bench {
             .await?;
         let rss_open = server.rss_bytes();
         let mut poster = http::Poster::sign_in(server.addr, "bench").await?;
-        let cpu_before = server.cpu_seconds();
+        let cpu_before = server.cpu_times();
         let started = Instant::now();
         let interval = Duration::from_secs_f64(1.0 / rate);
         for seq in 0..messages {
@@ -309,7 +309,7 @@ impl Bench {
         }
         let elapsed = started.elapsed();
         let cpu = server
-            .cpu_seconds()
+            .cpu_times()
             .zip(cpu_before)
             .map(|(after, before)| after - before);
         for task in &tasks {
@@ -663,7 +663,7 @@ impl Tracker {
         messages: usize,
         connect_time: Duration,
         elapsed: Duration,
-        cpu_seconds: Option<f64>,
+        cpu: Option<server::CpuTimes>,
         rss_open: Option<u64>,
     ) -> FanoutReport {
         let results = self.results.lock().unwrap();
@@ -689,7 +689,10 @@ impl Tracker {
             p50: at(0.50),
             p99: at(0.99),
             max: at(1.0),
-            cpu_per_delivery_us: cpu_seconds.map(|c| c * 1e6 / delivered.max(1) as f64),
+            cpu_per_delivery_us: cpu.map(|c| {
+                let per = |seconds: f64| seconds * 1e6 / delivered.max(1) as f64;
+                (per(c.user + c.system), per(c.user), per(c.system))
+            }),
             rss_open,
         }
     }
@@ -707,7 +710,8 @@ struct FanoutReport {
     p50: Duration,
     p99: Duration,
     max: Duration,
-    cpu_per_delivery_us: Option<f64>,
+    /// Server CPU per delivery in µs: total, user, system.
+    cpu_per_delivery_us: Option<(f64, f64, f64)>,
     rss_open: Option<u64>,
 }
 
@@ -730,7 +734,9 @@ impl FanoutReport {
             ms(self.p99),
             ms(self.max),
             self.cpu_per_delivery_us
-                .map_or("n/a".into(), |us| format!("{us:.2} µs per delivery")),
+                .map_or("n/a".into(), |(total, user, system)| format!(
+                    "{total:.2} µs per delivery (user {user:.2}, system {system:.2})"
+                )),
         );
         if self.lost + self.duplicated + self.out_of_order > 0 {
             eprintln!("fanout: delivery was not exactly once and in order");

@@ -95,12 +95,19 @@ impl Server {
 
     /// The server's user + system CPU time so far, from `/proc/<pid>/stat`.
     pub fn cpu_seconds(&self) -> Option<f64> {
+        self.cpu_times().map(|t| t.user + t.system)
+    }
+
+    /// The server's user and system CPU time so far (fields 14 and 15 of
+    /// `/proc/<pid>/stat`, after the parenthesised command name).
+    pub fn cpu_times(&self) -> Option<CpuTimes> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
-        // Fields after the parenthesised command name; utime and stime are 14 and 15.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: f64 =
-            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        Some(ticks / clock_ticks_per_second())
+        let ticks = |i: usize| Some(fields.get(i)?.parse::<f64>().ok()? / clock_ticks_per_second());
+        Some(CpuTimes {
+            user: ticks(11)?,
+            system: ticks(12)?,
+        })
     }
 
     /// The server's resident set size, from `/proc/<pid>/status`.
@@ -109,6 +116,23 @@ impl Server {
         let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
         let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib * 1024)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct CpuTimes {
+    pub user: f64,
+    pub system: f64,
+}
+
+impl std::ops::Sub for CpuTimes {
+    type Output = CpuTimes;
+
+    fn sub(self, earlier: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
     }
 }
 
