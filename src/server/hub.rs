@@ -8,7 +8,10 @@ use crate::message::{ChatMessage, MessageId, Resync, RoomName};
 use bytes::Bytes;
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 use tokio::sync::broadcast;
 
@@ -69,6 +72,8 @@ pub struct Hub {
     /// lags catches up from the broker's history (or gets a `resync`): it never slows the
     /// sender or the other subscribers, and it never silently skips a message.
     capacity: usize,
+    /// Set by [`Hub::close`] at shutdown.
+    closed: AtomicBool,
 }
 
 impl Hub {
@@ -76,12 +81,21 @@ impl Hub {
         Arc::new(Self {
             rooms: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            closed: AtomicBool::new(false),
         })
     }
 
     /// Subscribes to a room's live deliveries, from this moment on.
     pub fn subscribe(self: &Arc<Self>, room: &RoomName) -> Subscription {
         let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        if self.closed.load(Ordering::Acquire) {
+            // Shutting down: a subscription that ends at once.
+            return Subscription {
+                receiver: broadcast::channel(1).1,
+                room: room.clone(),
+                hub: Arc::clone(self),
+            };
+        }
         let channel = rooms.entry(room.clone()).or_insert_with(|| RoomChannel {
             sender: broadcast::channel(self.capacity).0,
             last_id: None,
@@ -130,6 +144,15 @@ impl Hub {
             .iter()
             .map(|(room, channel)| (room.clone(), channel.last_id))
             .collect()
+    }
+
+    /// Ends every subscription, now and from now on: each stream delivers what it has
+    /// already received, then ends. Called when graceful shutdown begins; it costs the
+    /// streams nothing per delivery, unlike a shutdown future polled on every wake-up.
+    pub fn close(&self) {
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        self.closed.store(true, Ordering::Release);
+        rooms.clear();
     }
 
     /// Open subscriptions on this node, over all rooms.
@@ -206,6 +229,29 @@ mod tests {
             })
             .collect();
         assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn closing_ends_every_subscription_after_what_it_already_holds() {
+        let hub = Hub::new(8);
+        let room = RoomName::everyone();
+        let mut open = hub.subscribe(&room);
+        assert!(hub.dispatch(&message(&room, 1)));
+        hub.close();
+        assert!(matches!(
+            open.receiver.try_recv(),
+            Ok(Delivery::Message { .. })
+        ));
+        assert_eq!(
+            open.receiver.try_recv().unwrap_err(),
+            broadcast::error::TryRecvError::Closed
+        );
+        let mut late = hub.subscribe(&room);
+        assert_eq!(
+            late.receiver.try_recv().unwrap_err(),
+            broadcast::error::TryRecvError::Closed
+        );
+        assert!(!hub.dispatch(&message(&room, 2)));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use error::Error;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use state::AppState;
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 
 /// The most a request body may carry.
@@ -125,7 +125,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     use hyper_util::{rt::TokioIo, rt::TokioTimer, server::graceful::GracefulShutdown};
 
-    let streams = state.shutdown.clone();
+    let (streams, hub) = (state.shutdown.clone(), Arc::clone(state.broker.hub()));
     let service = hyper_util::service::TowerToHyperService::new(router(state).into_service());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -155,6 +155,7 @@ pub async fn serve(
     }
     drop(listener);
     streams.cancel();
+    hub.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()

@@ -24,12 +24,11 @@ use axum::{
 };
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
-use std::{convert::Infallible, pin::Pin, sync::Arc, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 use tokio::{
     sync::broadcast::error::{RecvError, TryRecvError},
     time::{Interval, MissedTickBehavior},
 };
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 const RETRY: &[u8] = b"retry: 3000\n\n";
 const PING: &[u8] = b": ping\n\n";
@@ -123,7 +122,6 @@ struct EventStream {
     lagged: bool,
     keepalive: Interval,
     silent_ticks: u32,
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     metrics: Metrics,
 }
 
@@ -152,7 +150,6 @@ impl EventStream {
             lagged: false,
             keepalive,
             silent_ticks: 0,
-            shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
             metrics: state.metrics.clone(),
         }
     }
@@ -169,9 +166,9 @@ impl EventStream {
                     chunk => return chunk,
                 }
             }
+            // Shutdown closes the hub, which ends `recv` with `Closed`.
             tokio::select! {
                 biased;
-                () = &mut self.shutdown => return None,
                 received = self.subscription.receiver.recv() => match received {
                     Ok(delivery) => {
                         if let Some(chunk) = self.batch(delivery) {

@@ -21,7 +21,8 @@ pub struct AppState {
     pub broker: Arc<dyn Broker>,
     pub cookie_key: Key,
     pub leptos_options: LeptosOptions,
-    /// Cancelled when graceful shutdown begins: every SSE stream ends on it.
+    /// Cancelled when graceful shutdown begins: background tasks (the Redis listener)
+    /// stop on it. SSE streams end when `serve` closes the hub.
     pub shutdown: CancellationToken,
     pub keepalive: Duration,
     pub metrics: Metrics,
