@@ -83,6 +83,68 @@ test('a client rides out a server restart and shows every missed message once', 
   await expect(messageTexts(page)).toHaveText(['before 1', 'before 2', 'missed 1', 'missed 2', 'missed 3', 'after']);
 });
 
+test('a client away longer than history holds reloads it on resync', async ({ page, chat }) => {
+  // Redis trims whole stream nodes (100 entries) at a time, so a small limit and a few
+  // hundred posts push the page's newest message out of what is retained.
+  const limit = { CHAT_HISTORY_LIMIT: '5' };
+  const a = await chat.node(limit);
+  const b = await chat.node(limit);
+  await postAs(a, 'ann', 'busy', ['old 1', 'old 2']);
+  await signIn(page.context(), a, 'watcher');
+  await openRoom(page, a, 'busy');
+  await expect(messageTexts(page)).toHaveText(['old 1', 'old 2']);
+
+  await a.stop();
+  await expect(connection(page)).toHaveText(/reconnecting|offline/);
+  const missed = Array.from({ length: 250 }, (_, i) => `busy ${i}`);
+  await postAs(b, 'bea', 'busy', missed);
+  await a.start();
+
+  // The stream says resync; the page reloads the newest history and goes on live.
+  await expect(connection(page)).toHaveText('live', { timeout: 15_000 });
+  await expect(messageTexts(page).last()).toHaveText('busy 249', { timeout: 10_000 });
+  await expect(messageTexts(page).filter({ hasText: 'busy 200' })).toHaveCount(1);
+  await postAs(b, 'bea', 'busy', ['after resync']);
+  await expect(messageTexts(page).last()).toHaveText('after resync');
+  await expect(messageTexts(page).filter({ hasText: 'after resync' })).toHaveCount(1);
+});
+
+test('older history loads at the top, and new messages wait in a pill while scrolled up', async ({ page, chat }) => {
+  const node = await chat.node();
+  const history = Array.from({ length: 80 }, (_, i) => `m${i}`);
+  await postAs(node, 'ann', 'long', history);
+  await signIn(page.context(), node, 'reader');
+  await page.setViewportSize({ width: 900, height: 600 });
+  await openRoom(page, node, 'long');
+
+  // The server rendered the newest 50, and the list starts at the bottom.
+  await expect(messageTexts(page)).toHaveCount(50);
+  await expect(messageTexts(page).last()).toBeInViewport();
+
+  // Reaching the top loads the 30 before them, keeping what was in view in place.
+  const list = page.locator('.messages');
+  await list.evaluate((el) => el.scrollTo(0, 0));
+  await expect(messageTexts(page)).toHaveText(history);
+  await expect(page.getByText('This is the beginning of the room.')).toBeVisible();
+  await expect(messageTexts(page).filter({ hasText: /^m30$/ })).toBeInViewport();
+
+  // Scrolled up, new messages do not yank the view: a pill counts them.
+  await postAs(node, 'bob', 'long', ['new 1', 'new 2', 'new 3']);
+  const pill = page.getByRole('button', { name: /new messages/ });
+  await expect(pill).toHaveText('3 new messages ↓');
+  await expect(messageTexts(page).last()).not.toBeInViewport();
+  await pill.click();
+  await expect(messageTexts(page).last()).toHaveText('new 3');
+  await expect(messageTexts(page).last()).toBeInViewport();
+  await expect(pill).toBeHidden();
+
+  // At the bottom, the list follows new messages by itself.
+  await postAs(node, 'bob', 'long', ['new 4']);
+  await expect(messageTexts(page).last()).toHaveText('new 4');
+  await expect(messageTexts(page).last()).toBeInViewport();
+  await expect(pill).toBeHidden();
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 

@@ -31,6 +31,7 @@ export class ChatNode {
     readonly port: number,
     private readonly prefix: string,
     private readonly secret: string,
+    private readonly env: Record<string, string> = {},
   ) {}
 
   get url(): string {
@@ -47,6 +48,7 @@ export class ChatNode {
         CHAT_REDIS_PREFIX: this.prefix,
         CHAT_SECRET: this.secret,
         RUST_LOG: 'warn',
+        ...this.env,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
@@ -80,8 +82,9 @@ export class Chat {
   private readonly secret = randomUUID();
   private readonly nodes: ChatNode[] = [];
 
-  async node(): Promise<ChatNode> {
-    const node = new ChatNode(await freePort(), this.prefix, this.secret);
+  /** Starts a node; `env` adds settings such as CHAT_HISTORY_LIMIT. */
+  async node(env: Record<string, string> = {}): Promise<ChatNode> {
+    const node = new ChatNode(await freePort(), this.prefix, this.secret, env);
     this.nodes.push(node);
     await node.start();
     return node;
@@ -97,11 +100,16 @@ export class Chat {
   }
 }
 
+/** Panics the WASM printed in any page this test opened with `openRoom`. */
+const panics: string[] = [];
+
 export const test = base.extend<{ chat: Chat }>({
   chat: async ({}, use) => {
+    panics.length = 0;
     const chat = new Chat();
     await use(chat);
     await chat.close();
+    expect(panics, 'the client panicked').toEqual([]);
   },
 });
 
@@ -126,6 +134,9 @@ export async function postAs(node: ChatNode, name: string, room: string, texts: 
 
 /** Opens a room and waits until it is live: hydrated, with its stream open. */
 export async function openRoom(page: Page, node: ChatNode, room: string): Promise<void> {
+  page.on('console', (message) => {
+    if (message.text().includes('panicked')) panics.push(message.text());
+  });
   await page.goto(`${node.url}/r/${room}`);
   await expect(connection(page)).toHaveText('live');
 }

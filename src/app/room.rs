@@ -51,6 +51,7 @@ fn Room(room: RoomName) -> impl IntoView {
         data::history,
     );
     let messages = RwSignal::new(Messages::new());
+    let more_older = RwSignal::new(true);
     let status = RwSignal::new(Connection::Offline);
     let add = move |message: ChatMessage| {
         messages.update(|all| {
@@ -59,7 +60,7 @@ fn Room(room: RoomName) -> impl IntoView {
     };
 
     #[cfg(feature = "hydrate")]
-    connect_when_ready(room.clone(), history, messages, status);
+    connect_when_ready(room.clone(), history, messages, more_older, status);
     remember_room(&room);
 
     let title = format!("#{room} · tiny-chat");
@@ -81,7 +82,7 @@ fn Room(room: RoomName) -> impl IntoView {
                         match history.await {
                             Ok(page) => {
                                 messages.update(|all| all.extend(page.into_iter().map(|m| (m.id, m))));
-                                view! { <MessageList room=room.clone() messages /> }.into_any()
+                                view! { <MessageList room=room.clone() messages more_older /> }.into_any()
                             }
                             Err(error) => view! {
                                 <p class="field-error pad">"Could not load messages: " {error.to_string()}</p>
@@ -116,6 +117,7 @@ fn connect_when_ready(
     room: RoomName,
     history: Resource<Result<Vec<ChatMessage>, ServerFnError>>,
     messages: RwSignal<Messages>,
+    more_older: RwSignal<bool>,
     status: RwSignal<Connection>,
 ) {
     use super::live::{self, LiveStream};
@@ -138,7 +140,11 @@ fn connect_when_ready(
                 all.insert(message.id, message);
             })
         };
-        match LiveStream::open(&url, status, on_message, move || history.refetch()) {
+        let on_resync = {
+            let room = room.clone();
+            move || reload_newest(room.clone(), messages, more_older)
+        };
+        match LiveStream::open(&url, status, on_message, on_resync) {
             Ok(opened) => stream.set_value(Some(SendWrapper::new(opened))),
             Err(_) => status.set(Connection::Offline),
         }
@@ -154,6 +160,19 @@ fn connect_when_ready(
         }
     });
     on_cleanup(move || stream.set_value(None));
+}
+
+/// After `event: resync`: what the page shows can no longer be continued, so it is
+/// replaced by the newest page of history. (Through the JSON API rather than by
+/// refetching the page's resource, which would rebuild the list under its own feet.)
+#[cfg(feature = "hydrate")]
+fn reload_newest(room: RoomName, messages: RwSignal<Messages>, more_older: RwSignal<bool>) {
+    spawn_local(async move {
+        if let Ok(page) = client::history(&room, None, PAGE).await {
+            more_older.set(page.len() == PAGE);
+            messages.set(page.into_iter().map(|m| (m.id, m)).collect());
+        }
+    });
 }
 
 /// Puts the room first in the browser's recent list.
@@ -230,7 +249,11 @@ fn rows(all: &Messages) -> Vec<Row> {
 }
 
 #[component]
-fn MessageList(room: RoomName, messages: RwSignal<Messages>) -> impl IntoView {
+fn MessageList(
+    room: RoomName,
+    messages: RwSignal<Messages>,
+    more_older: RwSignal<bool>,
+) -> impl IntoView {
     let session = expect_context::<SessionContext>();
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let me = Memo::new(move |_| session.name());
@@ -238,7 +261,6 @@ fn MessageList(room: RoomName, messages: RwSignal<Messages>) -> impl IntoView {
     let at_bottom = RwSignal::new(true);
     let unread = RwSignal::new(0usize);
     let loading_older = RwSignal::new(false);
-    let more_older = RwSignal::new(true);
     let rows = Memo::new(move |_| messages.with(rows));
 
     let scroll_to_bottom = move || {
