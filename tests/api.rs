@@ -37,6 +37,7 @@ contract!(
     the_event_stream_has_the_documented_headers_and_keepalive,
     a_subscriber_that_never_reads_does_not_stall_the_others,
     shutdown_ends_open_streams_promptly,
+    posting_faster_than_the_limit_gets_429_with_retry_after,
 );
 
 async fn a_post_reaches_a_subscriber_once_as_typed(kind: BrokerKind) {
@@ -744,4 +745,37 @@ async fn shutdown_ends_open_streams_promptly(kind: BrokerKind) {
         "took {:?}",
         started.elapsed()
     );
+}
+
+async fn posting_faster_than_the_limit_gets_429_with_retry_after(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| {
+        c.post_rate = 1.0;
+        c.post_burst = 3;
+    })
+    .await;
+    let ann = app.signed_in("ann").await;
+    let bob = app.signed_in("bob").await;
+    for i in 0..3 {
+        app.say(&ann, "everyone", &format!("burst {i}")).await;
+    }
+
+    let response = app.post(&ann, "everyone", "one too many").await;
+
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(
+        texts(&app.history("everyone", "").await),
+        ["burst 0", "burst 1", "burst 2"]
+    );
+    // Another session is not affected, and the limited one may post again after waiting.
+    app.say(&bob, "everyone", "bob is fine").await;
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    app.say(&ann, "everyone", "after waiting").await;
 }

@@ -48,6 +48,8 @@ export class ChatNode {
         CHAT_REDIS_PREFIX: this.prefix,
         CHAT_SECRET: this.secret,
         RUST_LOG: 'warn',
+        // Specs post hundreds of messages through the API from one session.
+        CHAT_POST_RATE: '0',
         ...this.env,
       },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -46,6 +46,12 @@ pub async fn publish(
     client_id: Option<String>,
 ) -> Result<Published> {
     let text = MessageText::parse(text)?;
+    state
+        .post_limiter
+        .check(&session.id)
+        .map_err(|wait| Error::RateLimited {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })?;
     let idempotency = client_id
         .map(|client_id| {
             let chars = client_id.chars().count();

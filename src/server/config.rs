@@ -39,6 +39,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub subscriber_buffer: u32,
 
+    /// Posts per second each session may sustain (per node); 0 turns the limit off.
+    #[arg(long, env = "CHAT_POST_RATE", default_value_t = 2.0)]
+    pub post_rate: f64,
+
+    /// Posts a session may make at once before the rate applies.
+    #[arg(long, env = "CHAT_POST_BURST", default_value_t = 20)]
+    pub post_burst: u32,
+
     /// Seconds of silence after which an SSE stream gets a `: ping` comment.
     #[arg(long, env = "CHAT_KEEPALIVE_SECS", default_value_t = 15.0)]
     pub keepalive_secs: f64,

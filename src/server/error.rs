@@ -3,7 +3,7 @@
 use super::broker::BrokerError;
 use crate::message::{ErrorBody, ErrorDetail, InvalidMessage, InvalidName, InvalidRoom};
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -29,6 +29,8 @@ pub enum Error {
     InvalidName(#[from] InvalidName),
     #[error(transparent)]
     InvalidMessage(#[from] InvalidMessage),
+    #[error("too many messages; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
     Broker(#[from] BrokerError),
 }
@@ -43,6 +45,7 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::InvalidName(_) | Error::InvalidMessage(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Broker(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -58,6 +61,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::InvalidName(_) => "invalid_name",
             Error::InvalidMessage(_) => "invalid_message",
+            Error::RateLimited { .. } => "rate_limited",
             Error::Broker(_) => "unavailable",
         }
     }
@@ -85,6 +89,12 @@ impl IntoResponse for Error {
                 message: self.public_message(),
             },
         };
-        (self.status_code(), axum::Json(body)).into_response()
+        let mut response = (self.status_code(), axum::Json(body)).into_response();
+        if let Error::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }

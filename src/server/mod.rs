@@ -5,7 +5,7 @@
 //! - [`broker`]: storage and cross-node delivery, one trait with memory and Redis
 //!   implementations; [`hub`]: in-process fan-out that both use.
 //! - [`session`], [`api`], [`sse`], [`ops`]: the HTTP edge; [`error`] and [`extract`]
-//!   give every failure the documented JSON shape.
+//!   give every failure the documented JSON shape; [`limit`] rate-limits posting.
 
 pub mod api;
 pub mod broker;
@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod hub;
+pub mod limit;
 pub mod ops;
 pub mod session;
 pub mod sse;

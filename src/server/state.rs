@@ -4,6 +4,7 @@ use super::{
     broker::{Broker, memory::MemoryBroker, redis::RedisBroker},
     config::Config,
     hub::Hub,
+    limit::PostLimiter,
     session,
 };
 use axum::extract::FromRef;
@@ -25,6 +26,7 @@ pub struct AppState {
     /// stop on it. SSE streams end when `serve` closes the hub.
     pub shutdown: CancellationToken,
     pub keepalive: Duration,
+    pub post_limiter: Arc<PostLimiter>,
     pub metrics: Metrics,
 }
 
@@ -62,6 +64,7 @@ impl AppState {
             leptos_options,
             shutdown,
             keepalive: config.keepalive(),
+            post_limiter: Arc::new(PostLimiter::new(config.post_rate, config.post_burst)),
             metrics,
         })
     }
