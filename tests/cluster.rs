@@ -4,32 +4,16 @@
 mod common;
 
 use common::{EventReader, NodeProcess, RedisServer, texts, unique_prefix};
-use reqwest::{Client, StatusCode};
-use serde_json::json;
+use reqwest::Client;
 use std::time::Duration;
 use tiny_chat::message::ChatMessage;
 
 async fn sign_in(node: &NodeProcess, name: &str) -> Client {
-    let client = Client::builder().cookie_store(true).build().unwrap();
-    let response = client
-        .post(node.url("/api/session"))
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    client
+    common::sign_in(&node.base, name).await
 }
 
 async fn say(client: &Client, node: &NodeProcess, room: &str, text: &str) -> ChatMessage {
-    let response = client
-        .post(node.url(&format!("/api/rooms/{room}/messages")))
-        .json(&json!({ "text": text }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    common::say(&node.base, client, room, text).await
 }
 
 async fn events(node: &NodeProcess, room: &str, last_event_id: Option<&str>) -> EventReader {

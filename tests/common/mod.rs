@@ -55,40 +55,21 @@ impl TestApp {
 
     /// A browser-like client without a session.
     pub fn client(&self) -> Client {
-        Client::builder()
-            .cookie_store(true)
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
+        browser()
     }
 
     /// A client signed in as `name`.
     pub async fn signed_in(&self, name: &str) -> Client {
-        let client = self.client();
-        let response = client
-            .post(self.url("/api/session"))
-            .json(&json!({ "name": name }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "signing in as {name:?}");
-        client
+        sign_in(&self.base, name).await
     }
 
     pub async fn post(&self, client: &Client, room: &str, text: &str) -> Response {
-        client
-            .post(self.url(&format!("/api/rooms/{room}/messages")))
-            .json(&json!({ "text": text }))
-            .send()
-            .await
-            .unwrap()
+        post(&self.base, client, room, text).await
     }
 
     /// Posts and expects `201`, returning the message.
     pub async fn say(&self, client: &Client, room: &str, text: &str) -> ChatMessage {
-        let response = self.post(client, room, text).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "posting {text:?}");
-        response.json().await.unwrap()
+        say(&self.base, client, room, text).await
     }
 
     pub async fn history(&self, room: &str, query: &str) -> Vec<ChatMessage> {
@@ -142,6 +123,44 @@ impl Drop for TestApp {
             delete_prefix(url, &self.config.redis_prefix);
         }
     }
+}
+
+/// A client that keeps cookies, as a browser does.
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A browser-like client signed in as `name` on the server at `base`.
+pub async fn sign_in(base: &str, name: &str) -> Client {
+    let client = browser();
+    let response = client
+        .post(format!("{base}/api/session"))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "signing in as {name:?}");
+    client
+}
+
+pub async fn post(base: &str, client: &Client, room: &str, text: &str) -> Response {
+    client
+        .post(format!("{base}/api/rooms/{room}/messages"))
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts and expects `201`, returning the message.
+pub async fn say(base: &str, client: &Client, room: &str, text: &str) -> ChatMessage {
+    let response = post(base, client, room, text).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "posting {text:?}");
+    response.json().await.unwrap()
 }
 
 /// A server on the given broker, with its own Redis prefix.
