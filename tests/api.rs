@@ -7,7 +7,7 @@ use common::{BrokerKind, PROMPTLY, spawn_app, spawn_app_with, texts};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tiny_chat::message::{ChatMessage, RoomSummary};
+use tiny_chat::message::ChatMessage;
 
 /// Runs each listed case once per broker: `memory::case` and `redis::case`.
 macro_rules! contract {
@@ -38,6 +38,7 @@ contract!(
     a_subscriber_that_never_reads_does_not_stall_the_others,
     shutdown_ends_open_streams_promptly,
     posting_faster_than_the_limit_gets_429_with_retry_after,
+    pages_render_history_escaped_and_unknown_pages_are_404,
 );
 
 async fn a_post_reaches_a_subscriber_once_as_typed(kind: BrokerKind) {
@@ -261,15 +262,7 @@ async fn rooms_are_isolated(kind: BrokerKind) {
 
 async fn rooms_list_recent_activity_first_and_always_everyone(kind: BrokerKind) {
     let app = spawn_app(kind).await;
-    let rooms: Vec<RoomSummary> = app
-        .client()
-        .get(app.url("/api/rooms"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rooms = app.rooms().await;
     assert_eq!(
         serde_json::to_value(&rooms).unwrap(),
         json!([{ "name": "everyone", "last_message_at": null }])
@@ -280,15 +273,7 @@ async fn rooms_list_recent_activity_first_and_always_everyone(kind: BrokerKind) 
     tokio::time::sleep(Duration::from_millis(5)).await;
     let newest = app.say(&ann, "newer", "y").await;
 
-    let rooms: Vec<RoomSummary> = app
-        .client()
-        .get(app.url("/api/rooms"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rooms = app.rooms().await;
     let names: Vec<&str> = rooms.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["newer", "older", "everyone"]);
     assert_eq!(
@@ -569,6 +554,15 @@ async fn every_bad_input_gets_its_documented_error_and_stores_nothing(kind: Brok
             StatusCode::BAD_REQUEST,
             "invalid_room",
         ),
+        Case {
+            method: reqwest::Method::PUT,
+            ..get(
+                "wrong method",
+                app.url("/api/rooms"),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            )
+        },
         get(
             "unknown route",
             app.url("/api/nothing"),
@@ -719,13 +713,9 @@ async fn a_subscriber_that_never_reads_does_not_stall_the_others(kind: BrokerKin
         "history holds all {total}, so no resync is needed"
     );
     assert_eq!(ids, expected);
-    let metrics = app.client().get(app.url("/metrics")).send().await.unwrap();
-    let metrics = metrics.text().await.unwrap();
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("chat_subscriber_lags_total ") && !l.ends_with(" 0")),
-        "the stuck subscriber lagged and caught up: {metrics}"
+        app.metric("chat_subscriber_lags_total").await > 0.0,
+        "the stuck subscriber lagged and caught up"
     );
 }
 
@@ -778,4 +768,28 @@ async fn posting_faster_than_the_limit_gets_429_with_retry_after(kind: BrokerKin
     app.say(&bob, "everyone", "bob is fine").await;
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
     app.say(&ann, "everyone", "after waiting").await;
+}
+
+async fn pages_render_history_escaped_and_unknown_pages_are_404(kind: BrokerKind) {
+    let app = spawn_app(kind).await;
+    let ann = app.signed_in("ann").await;
+    app.say(&ann, "lounge", "<script>alert(1)</script> & co")
+        .await;
+
+    let (status, html) = app.get("/r/lounge").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "the text must be escaped"
+    );
+    assert!(html.contains(r#"role="log""#));
+
+    for path in ["/nowhere", "/r/Not%20A%20Room"] {
+        let (status, _) = app.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
 }

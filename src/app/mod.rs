@@ -94,12 +94,17 @@ pub fn App() -> impl IntoView {
     }
 }
 
-#[component]
-fn NotFound() -> impl IntoView {
+/// Answers the page being rendered with 404 (on the server; a no-op in the browser).
+fn set_not_found() {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    set_not_found();
     view! {
         <main class="page narrow">
             <h1>"Not found"</h1>

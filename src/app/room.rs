@@ -29,14 +29,17 @@ pub fn RoomPage() -> impl IntoView {
     let room = Memo::new(move |_| params.read().get("room").unwrap_or_default());
     move || match RoomName::parse(&room.get()) {
         Ok(room) => view! { <Room room /> }.into_any(),
-        Err(invalid) => view! {
-            <main class="page narrow">
-                <h1>"No such room"</h1>
-                <p>{invalid.to_string()}</p>
-                <p><a href="/">"Back to the lobby"</a></p>
-            </main>
+        Err(invalid) => {
+            super::set_not_found();
+            view! {
+                <main class="page narrow">
+                    <h1>"No such room"</h1>
+                    <p>{invalid.to_string()}</p>
+                    <p><a href="/">"Back to the lobby"</a></p>
+                </main>
+            }
+            .into_any()
         }
-        .into_any(),
     }
 }
 

@@ -154,12 +154,6 @@ impl Hub {
         self.closed.store(true, Ordering::Release);
         rooms.clear();
     }
-
-    /// Open subscriptions on this node, over all rooms.
-    pub fn subscriber_count(&self) -> usize {
-        let rooms = self.rooms.lock().expect("hub lock poisoned");
-        rooms.values().map(|c| c.sender.receiver_count()).sum()
-    }
 }
 
 /// A live subscription to one room. Dropping the last one of a room frees the room.
@@ -167,12 +161,6 @@ pub struct Subscription {
     pub receiver: broadcast::Receiver<Delivery>,
     room: RoomName,
     hub: Arc<Hub>,
-}
-
-impl Subscription {
-    pub fn room(&self) -> &RoomName {
-        &self.room
-    }
 }
 
 impl Drop for Subscription {

@@ -72,6 +72,27 @@ impl TestApp {
         say(&self.base, client, room, text).await
     }
 
+    /// `GET` a path and return its status and body text.
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self.client().get(self.url(path)).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// `GET /api/rooms`.
+    pub async fn rooms(&self) -> Vec<tiny_chat::message::RoomSummary> {
+        let (status, body) = self.get("/api/rooms").await;
+        assert_eq!(status, StatusCode::OK);
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The value of a Prometheus counter or gauge on `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let (_, text) = self.get("/metrics").await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+    }
+
     pub async fn history(&self, room: &str, query: &str) -> Vec<ChatMessage> {
         let response = self
             .client()
