@@ -38,6 +38,16 @@ async fn main() -> anyhow::Result<()> {
         broker = if config.redis_url.is_some() { "redis" } else { "memory" },
         "tiny-chat listening"
     );
+    if let Some(addr) = config.metrics_addr {
+        let metrics = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics address {addr}"))?;
+        tracing::info!(%addr, "serving /metrics");
+        let stop = shutdown.clone();
+        tokio::spawn(server::serve_metrics(metrics, state.clone(), async move {
+            stop.cancelled().await
+        }));
+    }
     server::serve(listener, state, shutdown_signal()).await?;
     shutdown.cancel();
     tracing::info!("stopped");

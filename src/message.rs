@@ -210,9 +210,23 @@ impl DisplayName {
     }
 }
 
+impl DisplayName {
+    /// The form names are compared in: trimmed (as every `DisplayName` is) and in Unicode
+    /// lowercase, so that `Mason` and `mason` are one name.
+    pub fn canonical(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    /// Whether two names are the same name.
+    pub fn same_name(&self, other: &DisplayName) -> bool {
+        self.0 == other.0 || self.canonical() == other.canonical()
+    }
+}
+
 validated_string!(DisplayName, InvalidName);
 
-/// The text of a message: 1 to 2000 characters after trimming, kept exactly as typed.
+/// The text of a message, kept exactly as typed: at most 2000 characters as sent (so
+/// that whitespace cannot pad a message past the bound), and at least 1 after trimming.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageText(String);
 
@@ -224,8 +238,9 @@ impl MessageText {
     pub const MAX_CHARS: usize = 2000;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidMessage> {
-        let count = raw.trim().chars().count();
-        if (1..=Self::MAX_CHARS).contains(&count) {
+        // `nth` stops counting at the bound: a huge input costs no more than a valid one.
+        let within_bound = raw.chars().nth(Self::MAX_CHARS).is_none();
+        if within_bound && !raw.trim().is_empty() {
             Ok(Self(raw.to_owned()))
         } else {
             Err(InvalidMessage)
@@ -325,6 +340,18 @@ mod tests {
         assert!(MessageText::parse(&"é".repeat(2001)).is_err());
         assert!(MessageText::parse(" \n\t ").is_err());
         assert!(MessageText::parse("").is_err());
+        // The bound holds for the text as sent, padding included.
+        assert!(MessageText::parse(&format!("hi{}", " ".repeat(1998))).is_ok());
+        assert!(MessageText::parse(&format!("hi{}", " ".repeat(1999))).is_err());
+    }
+
+    #[test]
+    fn names_compare_case_insensitively_in_unicode() {
+        let name = |raw| DisplayName::parse(raw).unwrap();
+        assert!(name(" Mason ").same_name(&name("mason")));
+        assert!(name("ZOË").same_name(&name("zoë")));
+        assert!(!name("zoe").same_name(&name("zoë")));
+        assert_eq!(name("Straße").canonical(), "straße");
     }
 
     #[test]

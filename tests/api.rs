@@ -1,6 +1,7 @@
 //! The contract suite: every case runs against the memory broker and a real Redis.
 #![cfg(feature = "ssr")]
 
+#[macro_use]
 mod common;
 
 use common::{BrokerKind, PROMPTLY, spawn_app, spawn_app_with, texts};
@@ -8,18 +9,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tiny_chat::message::ChatMessage;
-
-/// Runs each listed case once per broker: `memory::case` and `redis::case`.
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $case() { super::$case(super::BrokerKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $case() { super::$case(super::BrokerKind::Redis).await })*
-        }
-    };
-}
 
 contract!(
     a_post_reaches_a_subscriber_once_as_typed,
@@ -226,7 +215,7 @@ async fn client_id_makes_a_post_idempotent(kind: BrokerKind) {
     );
 
     // The key is scoped to the session and to the room.
-    let other = app.signed_in("ann").await;
+    let other = app.signed_in("bob").await;
     assert_eq!(
         other.post(&url).json(&body).send().await.unwrap().status(),
         StatusCode::CREATED
@@ -303,7 +292,8 @@ async fn sessions_sign_in_read_and_sign_out(kind: BrokerKind) {
         .unwrap()
         .to_owned();
     assert!(cookie.starts_with("chat_session="), "{cookie}");
-    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+    let max_age = format!("Max-Age={}", 30 * 86_400);
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", max_age.as_str()] {
         assert!(
             cookie.split("; ").any(|a| a == attribute),
             "{cookie} lacks {attribute}"
@@ -427,6 +417,16 @@ async fn every_bad_input_gets_its_documented_error_and_stores_nothing(kind: Brok
             &ann,
             &messages,
             Some(json_body(json!({"text": "é".repeat(2001)}))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_message",
+        ),
+        post(
+            "text padded past 2000 characters as sent",
+            &ann,
+            &messages,
+            Some(json_body(
+                json!({"text": format!("hi{}", " ".repeat(1999))}),
+            )),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_message",
         ),
@@ -764,7 +764,19 @@ async fn posting_faster_than_the_limit_gets_429_with_retry_after(kind: BrokerKin
         texts(&app.history("everyone", "").await),
         ["burst 0", "burst 1", "burst 2"]
     );
-    // Another session is not affected, and the limited one may post again after waiting.
+    // The limit is the name's: signing out and in again does not reset it.
+    assert_eq!(
+        ann.delete(app.url("/api/session"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let ann = app.signed_in("ann").await;
+    let again = app.post(&ann, "everyone", "after signing in again").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another name is not affected, and the limited one may post again after waiting.
     app.say(&bob, "everyone", "bob is fine").await;
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
     app.say(&ann, "everyone", "after waiting").await;

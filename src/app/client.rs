@@ -85,6 +85,18 @@ mod browser {
         }
     }
 
+    pub async fn sign_out() -> Result<(), String> {
+        let response = Request::delete("/api/session")
+            .send()
+            .await
+            .map_err(network)?;
+        if response.ok() {
+            Ok(())
+        } else {
+            Err(error_of(response).await)
+        }
+    }
+
     pub async fn history(
         room: &RoomName,
         before: Option<MessageId>,
@@ -134,6 +146,10 @@ mod browser {
         Err(BROWSER_ONLY.into())
     }
 
+    pub async fn sign_out() -> Result<(), String> {
+        Err(BROWSER_ONLY.into())
+    }
+
     pub async fn history(
         _: &RoomName,
         _: Option<MessageId>,
@@ -149,7 +165,7 @@ mod browser {
     pub fn save_recent(_: &[RoomName]) {}
 }
 
-pub use browser::{history, load_recent, post_message, save_recent, sign_in};
+pub use browser::{history, load_recent, post_message, save_recent, sign_in, sign_out};
 
 /// The localStorage key of the recent-rooms list.
 pub const RECENT_KEY: &str = "tiny-chat:recent-rooms";

@@ -7,23 +7,85 @@
 
 use crate::message::{ChatMessage, DisplayName, RoomSummary};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
-/// The signed-in guest's name, if any.
-#[server(prefix = "/sf", endpoint = "whoami")]
-pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
-    Ok(ssr::session().await?.map(|s| s.name))
+/// Why a form was refused, carried back to the page in a server function's error (as
+/// JSON), so that the page shows the same message with or without JavaScript and keeps
+/// what was typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormError {
+    /// The API's error code, e.g. `name_taken`.
+    pub code: String,
+    pub message: String,
+    /// What the person typed.
+    pub value: String,
 }
 
-/// Signs in: the form of the lobby when JavaScript is off.
+impl FormError {
+    /// Reads a `FormError` back from a server function error; other errors keep their
+    /// text.
+    pub fn from_server_error(error: &ServerFnError, value: &str) -> Self {
+        let text = match error {
+            ServerFnError::ServerError(text) => text.as_str(),
+            _ => "",
+        };
+        serde_json::from_str(text).unwrap_or_else(|_| Self {
+            code: "error".into(),
+            message: if text.is_empty() {
+                error.to_string()
+            } else {
+                text.to_owned()
+            },
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// The signed-in guest's name, if the session still holds it. Rendering a page counts as
+/// use: the hold is extended, and the cookie gets a fresh `Max-Age`.
+#[server(prefix = "/sf", endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
+    let state = ssr::state()?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    let session = crate::server::session::Session::verify(&state, &headers)
+        .await
+        .map_err(ssr::error)?;
+    Ok(session.map(|session| {
+        let cookie = crate::server::session::cookie_header(&state.cookie, &session.0);
+        expect_context::<leptos_axum::ResponseOptions>()
+            .append_header(axum::http::header::SET_COOKIE, cookie);
+        session.0.name
+    }))
+}
+
+/// Signs in: the lobby's and the room's form when JavaScript is off.
 #[server(prefix = "/sf", endpoint = "sign_in")]
 pub async fn sign_in(name: String) -> Result<DisplayName, ServerFnError> {
-    use crate::server::session;
+    use crate::server::{net::ClientAddr, session};
     let state = ssr::state()?;
-    let name = DisplayName::parse(&name).map_err(|e| ServerFnError::new(e.to_string()))?;
-    let (_, cookie) = session::start(&state.cookie_key, name.clone());
+    let parts: axum::http::request::Parts = leptos_axum::extract().await?;
+    let client = ClientAddr::of(&parts, &state.trusted_proxies);
+    match session::sign_in_as(&state, &parts.headers, client, &name).await {
+        Ok((token, cookie)) => {
+            expect_context::<leptos_axum::ResponseOptions>()
+                .append_header(axum::http::header::SET_COOKIE, cookie);
+            Ok(token.name)
+        }
+        Err(error) => Err(ssr::form_error(&error, &name)),
+    }
+}
+
+/// Signs out: the header's button when JavaScript is off.
+#[server(prefix = "/sf", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    let state = ssr::state()?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    let removal = crate::server::session::sign_out_of(&state, &headers)
+        .await
+        .map_err(ssr::error)?;
     expect_context::<leptos_axum::ResponseOptions>()
-        .append_header(axum::http::header::SET_COOKIE, cookie);
-    Ok(name)
+        .append_header(axum::http::header::SET_COOKIE, removal);
+    Ok(())
 }
 
 /// The newest `limit` messages of a room, oldest first.
@@ -52,15 +114,15 @@ pub async fn post(
     text: String,
     client_id: Option<String>,
 ) -> Result<ChatMessage, ServerFnError> {
-    use crate::server::broker::Published;
+    use crate::server::{broker::Published, session::Token};
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
-    let session = ssr::session()
-        .await?
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    let token = Token::from_headers(&headers, &state.cookie.key)
         .ok_or_else(|| ServerFnError::new("sign in first"))?;
-    let published = crate::server::api::publish(&state, session, room, &text, client_id)
+    let published = crate::server::api::publish(&state, token, room, &text, client_id)
         .await
-        .map_err(ssr::error)?;
+        .map_err(|error| ssr::form_error(&error, &text))?;
     match published {
         Published::New(message) | Published::Repeat(message) => Ok(message),
     }
@@ -68,24 +130,12 @@ pub async fn post(
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::{
-        message::RoomName,
-        server::{session::Session, state::AppState},
-    };
-    use axum_extra::extract::SignedCookieJar;
+    use super::FormError;
+    use crate::{message::RoomName, server::state::AppState};
     use leptos::prelude::*;
 
     pub fn state() -> Result<AppState, ServerFnError> {
         use_context::<AppState>().ok_or_else(|| ServerFnError::new("no app state in context"))
-    }
-
-    pub async fn session() -> Result<Option<Session>, ServerFnError> {
-        let state = state()?;
-        let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-        Ok(Session::from_jar(&SignedCookieJar::from_headers(
-            &headers,
-            state.cookie_key,
-        )))
     }
 
     pub fn room(raw: &str) -> Result<RoomName, ServerFnError> {
@@ -94,5 +144,15 @@ mod ssr {
 
     pub fn error(error: impl std::fmt::Display) -> ServerFnError {
         ServerFnError::new(error.to_string())
+    }
+
+    /// An API error as a [`FormError`] for the page the form came from.
+    pub fn form_error(error: &crate::server::error::Error, value: &str) -> ServerFnError {
+        let form = FormError {
+            code: error.code().to_owned(),
+            message: error.public_message(),
+            value: value.to_owned(),
+        };
+        ServerFnError::ServerError(serde_json::to_string(&form).expect("a FormError serializes"))
     }
 }

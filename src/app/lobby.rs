@@ -1,6 +1,6 @@
 //! `/`: pick a name, then a room: an active one, or any new name.
 
-use super::{SessionContext, data, sign_in::SignInForm};
+use super::{SessionContext, data, identity::Identity, sign_in::SignInForm};
 use crate::message::{RoomName, RoomSummary};
 use leptos::{ev, prelude::*};
 use leptos_router::{components::A, hooks::use_navigate};
@@ -21,7 +21,10 @@ pub fn Lobby() -> impl IntoView {
                     let _ = session.whoami.await;
                     match session.name() {
                         Some(name) => view! {
-                            <p class="greeting">"Hello, " <strong>{name.to_string()}</strong> "."</p>
+                            <div class="greeting-row">
+                                <p class="greeting">"Hello, " <strong>{name.to_string()}</strong> "."</p>
+                                <Identity name />
+                            </div>
                         }
                         .into_any(),
                         None => view! { <SignInForm prompt="Pick a name to chat under" /> }.into_any(),

@@ -5,10 +5,12 @@
 //! - [`room`]: `/r/{room}`, the room itself: header, messages, composer, recent rooms.
 //! - [`live`]: the `EventSource` behind a room, as signals.
 //! - [`data`]: server functions for rendering and for the no-JS forms.
+//! - [`identity`]: who you are (avatar, name, sign-out, change of name).
 //! - [`client`]: browser-only calls (the JSON API, localStorage, local time).
 
 pub mod client;
 pub mod data;
+pub mod identity;
 pub mod live;
 mod lobby;
 mod room;
@@ -23,8 +25,11 @@ use leptos_router::{
     path,
 };
 
-/// The HTML document around the app.
+/// The HTML document around the app. On the server it also sets the page's
+/// Content-Security-Policy, whose nonce leptos_axum puts on every inline script.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -46,20 +51,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Who is signed in, shared by every page. `whoami` loads it while rendering; signing in
-/// from the browser sets `name` directly.
+/// Who is signed in, shared by every page. `whoami` loads it while rendering (a session
+/// whose name is no longer held counts as signed out); signing in or out from the
+/// browser sets `known`, which wins.
 #[derive(Clone, Copy)]
 pub struct SessionContext {
     pub whoami: Resource<Result<Option<DisplayName>, ServerFnError>>,
-    pub signed_in: RwSignal<Option<DisplayName>>,
+    pub known: RwSignal<Option<Option<DisplayName>>>,
 }
 
 impl SessionContext {
-    /// The current name: a browser sign-in wins over what the page was rendered with.
+    /// The current name, if signed in.
     pub fn name(&self) -> Option<DisplayName> {
-        self.signed_in
+        self.known
             .get()
-            .or_else(|| self.whoami.get().and_then(Result::ok).flatten())
+            .unwrap_or_else(|| self.whoami.get().and_then(Result::ok).flatten())
     }
 }
 
@@ -76,7 +82,7 @@ pub fn App() -> impl IntoView {
     provide_context(Hydrated(hydrated));
     provide_context(SessionContext {
         whoami: Resource::new(|| (), |_| data::whoami()),
-        signed_in: RwSignal::new(None),
+        known: RwSignal::new(None),
     });
 
     view! {

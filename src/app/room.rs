@@ -7,6 +7,7 @@
 use super::{
     Hydrated, SessionContext, client,
     data::{self, Post},
+    identity::{Avatar, Identity},
     live::Connection,
     sign_in::SignInForm,
 };
@@ -79,6 +80,12 @@ fn Room(room: RoomName) -> impl IntoView {
                     <span class=move || format!("status {}", status.get().label()) role="status">
                         {move || status.get().label()}
                     </span>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let _ = session.whoami.await;
+                            session.name().map(|name| view! { <Identity name /> })
+                        })}
+                    </Suspense>
                 </header>
                 <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
                     {move || { let room = list_room.clone(); Suspend::new(async move {
@@ -372,9 +379,10 @@ fn MessageRow(
         message,
         first_of_group,
     } = row;
+    // Yours only while your session holds the name (`me` is `None` once it does not).
     let mine = {
         let sender = message.sender.clone();
-        move || me.with(|me| me.as_ref() == Some(&sender))
+        move || me.with(|me| me.as_ref().is_some_and(|me| me.same_name(&sender)))
     };
     let sent_at = message.sent_at.clone();
     let clock = {
@@ -385,6 +393,7 @@ fn MessageRow(
         <li class="message" class:mine=mine class:first=first_of_group data-id=message.id.to_string()>
             {first_of_group.then(|| view! {
                 <div class="meta">
+                    <Avatar name=message.sender.clone() />
                     <span class="sender">{message.sender.to_string()}</span>
                     <time datetime=sent_at>{clock}</time>
                 </div>

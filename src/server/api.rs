@@ -1,14 +1,18 @@
 //! The message and room endpoints of `docs/API.md`.
 
 use super::{
-    broker::{IdempotencyKey, NewMessage, Published},
+    broker::{NewMessage, Published},
     error::{Error, Result},
     extract::{ApiJson, ApiQuery, RoomPath},
-    session::Session,
+    session::{Claimed, Token, cookie_header},
     state::AppState,
 };
 use crate::message::{ChatMessage, MessageId, MessageText, RoomName, RoomSummary};
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+};
 use serde::Deserialize;
 
 pub const DEFAULT_PAGE: usize = 50;
@@ -22,17 +26,24 @@ pub struct PostBody {
 }
 
 /// `POST /api/rooms/{room}/messages`: `201` with the new message, or `200` with the
-/// first one when the session repeats a `client_id`.
+/// first one when the session repeats a `client_id`. The session's hold on its name is
+/// checked by the broker in the same step that stores; since posting extends the hold,
+/// the answer renews the cookie's lifetime too.
 pub async fn post_message(
     State(state): State<AppState>,
     RoomPath(room): RoomPath,
-    session: Session,
+    Claimed(token): Claimed,
     ApiJson(body): ApiJson<PostBody>,
-) -> Result<(StatusCode, Json<ChatMessage>)> {
+) -> Result<(
+    StatusCode,
+    [(header::HeaderName, HeaderValue); 1],
+    Json<ChatMessage>,
+)> {
+    let cookie = [(header::SET_COOKIE, cookie_header(&state.cookie, &token))];
     Ok(
-        match publish(&state, session, room, &body.text, body.client_id).await? {
-            Published::New(message) => (StatusCode::CREATED, Json(message)),
-            Published::Repeat(message) => (StatusCode::OK, Json(message)),
+        match publish(&state, token, room, &body.text, body.client_id).await? {
+            Published::New(message) => (StatusCode::CREATED, cookie, Json(message)),
+            Published::Repeat(message) => (StatusCode::OK, cookie, Json(message)),
         },
     )
 }
@@ -40,40 +51,27 @@ pub async fn post_message(
 /// Validates and publishes a post: the one path for the JSON API and the no-JS form.
 pub async fn publish(
     state: &AppState,
-    session: Session,
+    token: Token,
     room: RoomName,
     text: &str,
     client_id: Option<String>,
 ) -> Result<Published> {
     let text = MessageText::parse(text)?;
-    state
-        .post_limiter
-        .check(&session.id)
-        .map_err(|wait| Error::RateLimited {
-            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-        })?;
-    let idempotency = client_id
-        .map(|client_id| {
-            let chars = client_id.chars().count();
-            if (1..=MAX_CLIENT_ID_CHARS).contains(&chars) && !client_id.chars().any(char::is_control) {
-                Ok(IdempotencyKey {
-                    session_id: session.id.clone(),
-                    client_id,
-                })
-            } else {
-                Err(Error::BadRequest(format!(
-                    "client_id must be 1 to {MAX_CLIENT_ID_CHARS} characters, without control characters"
-                )))
-            }
-        })
-        .transpose()?;
+    if let Some(client_id) = &client_id {
+        let chars = client_id.chars().count();
+        if !(1..=MAX_CLIENT_ID_CHARS).contains(&chars) || client_id.chars().any(char::is_control) {
+            return Err(Error::BadRequest(format!(
+                "client_id must be 1 to {MAX_CLIENT_ID_CHARS} characters, without control characters"
+            )));
+        }
+    }
     let published = state
         .broker
         .publish(NewMessage {
             room,
-            sender: session.name,
+            author: token.holder(),
             text,
-            idempotency,
+            client_id,
         })
         .await?;
     if let Published::New(_) = published {
@@ -94,27 +92,61 @@ pub async fn history(
     RoomPath(room): RoomPath,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<ChatMessage>>> {
-    let before = query
-        .before
-        .map(|raw| {
-            raw.parse::<MessageId>()
-                .map_err(|_| Error::BadRequest(format!("before must be a message id, not {raw:?}")))
-        })
-        .transpose()?;
-    let limit = match query.limit {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                Error::BadRequest(format!("limit must be 1 to {MAX_PAGE}, not {raw:?}"))
-            })?,
-    };
+    let (before, limit) = query.parse()?;
     Ok(Json(state.broker.history(&room, before, limit).await?))
+}
+
+impl HistoryQuery {
+    /// `before` as a message id, and `limit` in `1..=MAX_PAGE` (default [`DEFAULT_PAGE`]).
+    pub fn parse(self) -> Result<(Option<MessageId>, usize)> {
+        let before = self
+            .before
+            .map(|raw| {
+                raw.parse::<MessageId>().map_err(|_| {
+                    Error::BadRequest(format!("before must be a message id, not {raw:?}"))
+                })
+            })
+            .transpose()?;
+        let limit = match self.limit {
+            None => DEFAULT_PAGE,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| {
+                    Error::BadRequest(format!("limit must be 1 to {MAX_PAGE}, not {raw:?}"))
+                })?,
+        };
+        Ok((before, limit))
+    }
 }
 
 /// `GET /api/rooms`: rooms with recent activity first.
 pub async fn rooms(State(state): State<AppState>) -> Result<Json<Vec<RoomSummary>>> {
     Ok(Json(state.broker.rooms().await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_history_query_parses_or_is_a_bad_request(
+            before in proptest::option::of(".{0,40}"),
+            limit in proptest::option::of(".{0,12}"),
+        ) {
+            match (HistoryQuery { before, limit }).parse() {
+                Ok((_, limit)) => prop_assert!((1..=MAX_PAGE).contains(&limit)),
+                Err(error) => prop_assert_eq!(error.code(), "bad_request"),
+            }
+        }
+
+        #[test]
+        fn valid_queries_parse_to_what_they_say(ms in 0u64..u64::MAX, seq in 0u64..1000, limit in 1usize..=MAX_PAGE) {
+            let query = HistoryQuery { before: Some(format!("{ms}-{seq}")), limit: Some(limit.to_string()) };
+            prop_assert_eq!(query.parse().unwrap(), (Some(MessageId::new(ms, seq)), limit));
+        }
+    }
 }

@@ -1,6 +1,11 @@
 //! Settings, from flags or the environment. The variable names are part of the public
 //! contract (`docs/API.md`, "Running").
+//!
+//! Every setting is validated here, at start, with a message that names it: a value that
+//! parses but makes no sense (`CHAT_KEEPALIVE_SECS=nan`, `CHAT_POST_RATE=1e-20`) stops the
+//! server before it listens, instead of panicking a handler later.
 
+use super::net::{PublicOrigin, TrustedProxies};
 use clap::Parser;
 use std::{net::SocketAddr, time::Duration};
 
@@ -30,26 +35,75 @@ pub struct Config {
 
     /// Messages retained per room for history and resume.
     #[arg(long, env = "CHAT_HISTORY_LIMIT", default_value_t = 1000,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub history_limit: u32,
 
     /// Live deliveries buffered per room before a slow subscriber has to catch up from
     /// history.
     #[arg(long, env = "CHAT_SUBSCRIBER_BUFFER", default_value_t = 512,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub subscriber_buffer: u32,
 
-    /// Posts per second each session may sustain (per node); 0 turns the limit off.
-    #[arg(long, env = "CHAT_POST_RATE", default_value_t = 2.0)]
+    /// Posts per second each name may sustain, on all nodes together; 0 turns the limit
+    /// off. Edits, deletes and reactions count as posts.
+    #[arg(long, env = "CHAT_POST_RATE", default_value_t = 2.0, value_parser = rate(0.001, 1000.0))]
     pub post_rate: f64,
 
-    /// Posts a session may make at once before the rate applies.
-    #[arg(long, env = "CHAT_POST_BURST", default_value_t = 20)]
+    /// Posts a name may make at once before the rate applies.
+    #[arg(long, env = "CHAT_POST_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub post_burst: u32,
 
+    /// Sign-ins per minute from one client address; 0 turns the limit off.
+    #[arg(long, env = "CHAT_SIGNIN_RATE", default_value_t = 10.0, value_parser = rate(0.01, 100_000.0))]
+    pub signin_rate: f64,
+
+    /// Open event streams per client address; 0 turns the limit off.
+    #[arg(long, env = "CHAT_MAX_STREAMS_PER_CLIENT", default_value_t = 256)]
+    pub max_streams_per_client: u32,
+
+    /// Days a name stays held by a session that neither posts nor listens. Fractions are
+    /// allowed (tests use seconds).
+    #[arg(long, env = "CHAT_NAME_IDLE_DAYS", default_value_t = 30.0, value_parser = positive(3650.0))]
+    pub name_idle_days: f64,
+
+    /// The origin browsers use, e.g. `https://chat.example.com`: the origin that
+    /// state-changing requests must come from, and `Secure` cookies when it is https.
+    #[arg(long, env = "CHAT_PUBLIC_URL")]
+    pub public_url: Option<PublicOrigin>,
+
+    /// Peer addresses or CIDR ranges whose `X-Forwarded-For` is believed, comma-separated;
+    /// `none` for none. The default trusts loopback and private networks.
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", default_value = "loopback,private")]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Rooms whose history is kept; past it, the least recently active room is forgotten.
+    #[arg(long, env = "CHAT_MAX_ROOMS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_rooms: u32,
+
+    /// Days without a message after which a room's history is forgotten.
+    #[arg(long, env = "CHAT_ROOM_IDLE_DAYS", default_value_t = 90.0, value_parser = positive(36_500.0))]
+    pub room_idle_days: f64,
+
+    /// Memory broker only: MiB of message text kept over all rooms; past it, the least
+    /// recently active rooms are forgotten.
+    #[arg(long, env = "CHAT_MEMORY_MAX_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub memory_max_mb: u32,
+
     /// Seconds of silence after which an SSE stream gets a `: ping` comment.
-    #[arg(long, env = "CHAT_KEEPALIVE_SECS", default_value_t = 15.0)]
+    #[arg(long, env = "CHAT_KEEPALIVE_SECS", default_value_t = 15.0, value_parser = bounded(0.05, 3600.0))]
     pub keepalive_secs: f64,
+
+    /// Serve `/metrics` on this address only (and not on the main one).
+    #[arg(long, env = "CHAT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Require `Authorization: Bearer <token>` for `/metrics`. Without this or
+    /// `CHAT_METRICS_ADDR`, `/metrics` answers only clients on loopback.
+    #[arg(long, env = "CHAT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -58,7 +112,134 @@ impl Config {
         Self::parse_from(["tiny-chat"])
     }
 
+    /// The keep-alive interval: a `: ping` goes out within this much silence.
     pub fn keepalive(&self) -> Duration {
-        Duration::from_secs_f64(self.keepalive_secs.clamp(0.05, 3600.0))
+        Duration::from_secs_f64(self.keepalive_secs)
+    }
+
+    /// How long a name stays held without use; also the cookie's `Max-Age`.
+    pub fn name_idle(&self) -> Duration {
+        days(self.name_idle_days)
+    }
+
+    pub fn room_idle(&self) -> Duration {
+        days(self.room_idle_days)
+    }
+}
+
+fn days(days: f64) -> Duration {
+    // At least a second: Redis TTLs and cookie lifetimes are whole seconds.
+    Duration::from_secs_f64((days * 86_400.0).max(1.0))
+}
+
+/// A number that `accept` takes, else the message `expected`.
+fn number_where(
+    accept: impl Fn(f64) -> bool + Clone + Send + Sync + 'static,
+    expected: String,
+) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |raw| match raw.trim().parse::<f64>() {
+        Ok(value) if accept(value) => Ok(value),
+        Ok(_) => Err(expected.clone()),
+        Err(_) => Err(format!("{raw:?} is not a number")),
+    }
+}
+
+/// A finite number in `min..=max`.
+fn bounded(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    number_where(
+        move |v| v.is_finite() && (min..=max).contains(&v),
+        format!("must be a number from {min} to {max}"),
+    )
+}
+
+/// A finite number in `(0, max]`.
+fn positive(max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    number_where(
+        move |v| v.is_finite() && v > 0.0 && v <= max,
+        format!("must be a number above 0 and at most {max}"),
+    )
+}
+
+/// 0 (off), or a rate in `min..=max`.
+fn rate(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    number_where(
+        move |v| v == 0.0 || (v.is_finite() && (min..=max).contains(&v)),
+        format!("must be 0 (off) or a rate from {min} to {max}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("tiny-chat").chain(args.iter().copied()))
+    }
+
+    /// `--flag=value`, so that a value like `-1` is not read as a flag.
+    fn parse_one(flag: &str, value: &str) -> Result<Config, clap::Error> {
+        parse(&[&format!("{flag}={value}")])
+    }
+
+    #[test]
+    fn the_defaults_parse() {
+        let config = Config::defaults();
+        assert_eq!(config.keepalive(), Duration::from_secs(15));
+        assert_eq!(config.name_idle(), Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn nonsense_numbers_are_refused_at_start() {
+        for args in [
+            ["--keepalive-secs", "nan"],
+            ["--keepalive-secs", "inf"],
+            ["--keepalive-secs", "0"],
+            ["--keepalive-secs", "-1"],
+            ["--post-rate", "1e-20"],
+            ["--post-rate", "-2"],
+            ["--post-rate", "NaN"],
+            ["--post-rate", "1e300"],
+            ["--signin-rate", "1e-9"],
+            ["--name-idle-days", "0"],
+            ["--name-idle-days", "1e308"],
+            ["--room-idle-days", "nan"],
+            ["--history-limit", "0"],
+            ["--post-burst", "0"],
+            ["--public-url", "ftp://x"],
+            ["--public-url", "https://chat.example.com/path"],
+            ["--trusted-proxies", "10.0.0.0/33"],
+            ["--trusted-proxies", "everyone"],
+        ] {
+            let error =
+                parse_one(args[0], args[1]).expect_err(&format!("{args:?} should be refused"));
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sensible_values_are_accepted() {
+        let config = parse(&[
+            "--post-rate",
+            "0",
+            "--keepalive-secs",
+            "0.3",
+            "--name-idle-days",
+            "0.00001",
+            "--public-url",
+            "https://chat.example.com",
+            "--trusted-proxies",
+            "none",
+        ])
+        .unwrap();
+        assert_eq!(config.post_rate, 0.0);
+        assert_eq!(config.name_idle(), Duration::from_secs(1));
+        assert_eq!(
+            config.public_url.unwrap().as_str(),
+            "https://chat.example.com"
+        );
     }
 }

@@ -17,6 +17,8 @@ pub enum Error {
     InvalidRoom(#[from] InvalidRoom),
     #[error("sign in first: POST /api/session with a name")]
     Unauthenticated,
+    #[error("cross-site requests may not change anything here")]
+    CrossOrigin,
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -25,14 +27,28 @@ pub enum Error {
     PayloadTooLarge,
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    #[error("that name is taken by someone who is signed in; pick another")]
+    NameTaken,
     #[error(transparent)]
     InvalidName(#[from] InvalidName),
     #[error(transparent)]
     InvalidMessage(#[from] InvalidMessage),
-    #[error("too many messages; try again in {retry_after_secs} s")]
+    #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
-    Broker(#[from] BrokerError),
+    Broker(BrokerError),
+}
+
+impl From<BrokerError> for Error {
+    fn from(error: BrokerError) -> Self {
+        match error {
+            BrokerError::Revoked => Error::Unauthenticated,
+            BrokerError::RateLimited(wait) => Error::RateLimited {
+                retry_after_secs: super::limit::retry_after_secs(wait),
+            },
+            unavailable @ BrokerError::Unavailable(_) => Error::Broker(unavailable),
+        }
+    }
 }
 
 impl Error {
@@ -40,6 +56,8 @@ impl Error {
         match self {
             Error::BadRequest(_) | Error::InvalidRoom(_) => StatusCode::BAD_REQUEST,
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::CrossOrigin => StatusCode::FORBIDDEN,
+            Error::NameTaken => StatusCode::CONFLICT,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -55,6 +73,8 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::InvalidRoom(_) => "invalid_room",
             Error::Unauthenticated => "unauthenticated",
+            Error::CrossOrigin => "cross_origin",
+            Error::NameTaken => "name_taken",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::PayloadTooLarge => "payload_too_large",
@@ -68,7 +88,7 @@ impl Error {
 
     /// What the client is told. Broker failures are logged in full and answered
     /// without their internals.
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self {
             Error::Broker(_) => {
                 "the message broker is unavailable; nothing was stored or published".into()

@@ -1,69 +1,69 @@
-//! Flood protection: a token bucket per session for posting.
+//! Flood protection in process: a GCRA limit per key, from `governor`.
+//!
+//! Used for signing in (per client address, on each node) and for posting on the
+//! memory broker (per name). On Redis, posting is limited by the publish script instead,
+//! so that every node shares one limit per name (see `broker/redis.rs`).
 
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
 use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+    hash::Hash,
+    num::NonZeroU32,
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
 };
 
-/// Buckets kept before idle (full) ones are dropped.
-const MAX_TRACKED: usize = 10_000;
+/// How many checks pass between sweeps of keys whose limit has fully recovered. A
+/// sweep is O(keys); this keeps its cost per check constant while the number of keys
+/// stays bounded by those active within one burst's worth of time.
+const SWEEP_EVERY: u32 = 4096;
 
-pub struct PostLimiter {
-    /// Tokens per second; 0 turns the limit off.
-    rate: f64,
-    burst: f64,
-    /// A std `Mutex`: held for one map look-up and some arithmetic.
-    buckets: Mutex<HashMap<String, Bucket>>,
+/// A rate limit per key; `None` inside when the limit is off.
+pub struct KeyedLimit<K: Hash + Eq + Clone> {
+    limiter: Option<DefaultKeyedRateLimiter<K>>,
+    clock: DefaultClock,
+    checks: AtomicU32,
 }
 
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-impl PostLimiter {
+impl<K: Hash + Eq + Clone> KeyedLimit<K> {
+    /// `rate` per second sustained, `burst` at once; a rate of 0 turns the limit off.
+    /// The rate is validated by the config (`0.001..=100_000`), so the period is finite.
     pub fn new(rate: f64, burst: u32) -> Self {
+        let quota = (rate > 0.0)
+            .then(|| Quota::with_period(Duration::from_secs_f64(1.0 / rate)))
+            .flatten()
+            .map(|quota| quota.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)));
         Self {
-            rate: rate.max(0.0),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            limiter: quota.map(RateLimiter::keyed),
+            clock: DefaultClock::default(),
+            checks: AtomicU32::new(0),
         }
     }
 
-    /// Takes a token for `session`, or says how long until one is available.
-    pub fn check(&self, session: &str) -> Result<(), Duration> {
-        self.check_at(session, Instant::now())
-    }
-
-    fn check_at(&self, session: &str, now: Instant) -> Result<(), Duration> {
-        if self.rate == 0.0 {
+    /// Takes one cell for `key`, or says how long until one is free.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        let Some(limiter) = &self.limiter else {
             return Ok(());
+        };
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            limiter.retain_recent();
         }
-        let mut buckets = self.buckets.lock().expect("limiter lock poisoned");
-        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(session) {
-            buckets.retain(|_, b| b.refilled(now, self.rate, self.burst) < self.burst);
-        }
-        let bucket = buckets.entry(session.to_owned()).or_insert(Bucket {
-            tokens: self.burst,
-            updated: now,
-        });
-        bucket.tokens = bucket.refilled(now, self.rate, self.burst);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate))
-        }
+        limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Keys currently tracked (for tests).
+    pub fn tracked(&self) -> usize {
+        self.limiter.as_ref().map_or(0, |l| l.len())
     }
 }
 
-impl Bucket {
-    fn refilled(&self, now: Instant, rate: f64, burst: f64) -> f64 {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        (self.tokens + elapsed * rate).min(burst)
-    }
+/// `Retry-After` in whole seconds, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().clamp(1.0, 86_400.0) as u64
 }
 
 #[cfg(test)]
@@ -71,33 +71,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_burst_passes_then_posts_wait_for_the_rate() {
-        let limiter = PostLimiter::new(2.0, 3);
-        let start = Instant::now();
+    fn a_burst_passes_then_the_rate_applies_per_key() {
+        let limit = KeyedLimit::new(2.0, 3);
         for _ in 0..3 {
-            assert!(limiter.check_at("ann", start).is_ok());
+            assert!(limit.check(&"ann").is_ok());
         }
-        let wait = limiter.check_at("ann", start).unwrap_err();
-        assert_eq!(wait, Duration::from_millis(500));
+        let wait = limit.check(&"ann").unwrap_err();
+        assert!(wait <= Duration::from_millis(500), "{wait:?}");
+        assert!(limit.check(&"bob").is_ok(), "keys are separate");
+        std::thread::sleep(wait);
+        assert!(limit.check(&"ann").is_ok());
+    }
+
+    #[test]
+    fn a_zero_rate_never_limits_and_tracks_nothing() {
+        let limit = KeyedLimit::new(0.0, 1);
+        assert!((0..1000).all(|i| limit.check(&i).is_ok()));
+        assert_eq!(limit.tracked(), 0);
+    }
+
+    #[test]
+    fn recovered_keys_are_swept() {
+        let limit = KeyedLimit::new(1000.0, 1);
+        for i in 0..SWEEP_EVERY {
+            let _ = limit.check(&i);
+            if i == SWEEP_EVERY / 2 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         assert!(
-            limiter.check_at("bob", start).is_ok(),
-            "sessions are separate"
-        );
-        assert!(
-            limiter
-                .check_at("ann", start + Duration::from_millis(500))
-                .is_ok()
-        );
-        assert!(
-            limiter
-                .check_at("ann", start + Duration::from_millis(600))
-                .is_err()
+            limit.tracked() < SWEEP_EVERY as usize,
+            "{}",
+            limit.tracked()
         );
     }
 
     #[test]
-    fn a_zero_rate_never_limits() {
-        let limiter = PostLimiter::new(0.0, 1);
-        assert!((0..1000).all(|_| limiter.check("ann").is_ok()));
+    fn retry_after_is_whole_seconds_at_least_one() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::MAX), 86_400);
     }
 }

@@ -5,7 +5,9 @@
 //! - [`broker`]: storage and cross-node delivery, one trait with memory and Redis
 //!   implementations; [`hub`]: in-process fan-out that both use.
 //! - [`session`], [`api`], [`sse`], [`ops`]: the HTTP edge; [`error`] and [`extract`]
-//!   give every failure the documented JSON shape; [`limit`] rate-limits posting.
+//!   give every failure the documented JSON shape.
+//! - [`security`]: cross-site protection and page headers; [`net`]: the client's address
+//!   and per-address stream counts; [`limit`]: in-process rate limits.
 
 pub mod api;
 pub mod broker;
@@ -14,7 +16,9 @@ pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod limit;
+pub mod net;
 pub mod ops;
+pub mod security;
 pub mod session;
 pub mod sse;
 pub mod state;
@@ -23,7 +27,7 @@ use crate::app::{App, shell};
 use crate::message::RoomName;
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
+    extract::{ConnectInfo, DefaultBodyLimit},
     response::Redirect,
     routing::{get, post},
 };
@@ -31,13 +35,20 @@ use error::Error;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use state::AppState;
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::RequestBodyDeadlineLayer};
 
-/// The most a request body may carry.
+/// The most a request body may carry, on every route.
 pub const BODY_LIMIT: usize = 16 * 1024;
+/// How long a client may take to send a whole request body (headers have their own
+/// timeout in [`serve`]): a client that trickles a body holds a connection no longer.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The whole app: API, operations endpoints, and the Leptos pages and assets.
+/// The whole app: API, operations endpoints, and the Leptos pages and assets, behind
+/// cross-site protection and the headers every response carries.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
@@ -54,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms/{room}/events", get(sse::events))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        // The JSON extractor answers `413 payload_too_large` in the API's error shape.
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
 
     let routes = generate_route_list(App);
@@ -63,11 +75,8 @@ pub fn router(state: AppState) -> Router {
         let state = state.clone();
         move || leptos::prelude::provide_context(state.clone())
     };
-    Router::new()
-        .nest("/api", api)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+    // Server functions read their bodies themselves, past axum's `DefaultBodyLimit`.
+    let pages = Router::new()
         .route("/join", get(join))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
@@ -76,6 +85,20 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+
+    let csrf = security::csrf_layer(state.public_origin.as_ref())
+        .expect("CHAT_PUBLIC_URL is validated when the config is parsed");
+    let [nosniff, referrer] = security::header_layers();
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .merge(pages)
+        .layer(csrf)
+        .layer(nosniff)
+        .layer(referrer)
         .with_state(state)
 }
 
@@ -117,24 +140,28 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 ///
 /// A hand-written accept loop rather than `axum::serve`, which rebuilds the router for
 /// every connection (about 15 KiB each, measured with massif; BENCHMARKS.md): here the
-/// router is built once and each connection clones an `Arc`. Connections speak HTTP/1.1,
-/// which is what browsers use for SSE over plain HTTP.
+/// router is built once and each connection clones an `Arc`, plus the peer's address
+/// for [`net::ClientAddr`]. Connections speak HTTP/1.1, which is what browsers use for
+/// SSE over plain HTTP.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::{rt::TokioIo, rt::TokioTimer, server::graceful::GracefulShutdown};
+    use tower::{Layer, ServiceExt};
 
     let (streams, hub) = (state.shutdown.clone(), Arc::clone(state.broker.hub()));
-    let service = hyper_util::service::TowerToHyperService::new(router(state).into_service());
+    let app = RequestBodyDeadlineLayer::new(BODY_DEADLINE).layer(router(state).into_service());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(std::time::Duration::from_secs(30));
+        .header_read_timeout(HEADER_TIMEOUT)
+        // hyper's floor; headers past it answer 431, so a connection never buffers more.
+        .max_buf_size(16 * 1024);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 // Out of file descriptors and the like: wait instead of spinning.
@@ -148,7 +175,14 @@ pub async fn serve(
         };
         // Each SSE event is a small write that must go out at once.
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::http::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
@@ -164,6 +198,20 @@ pub async fn serve(
         tracing::warn!("some connections were still open after {SHUTDOWN_GRACE:?}");
     }
     Ok(())
+}
+
+/// Serves `/metrics` alone on its own listener (`CHAT_METRICS_ADDR`), until `shutdown`.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(ops::render_metrics))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Leptos settings: cargo-leptos's when it runs the server, else the project defaults

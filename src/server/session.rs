@@ -1,22 +1,32 @@
-//! Guest identity: a display name in a signed, HttpOnly cookie.
+//! Guest identity: a display name in a signed, HttpOnly cookie, held by one session.
 //!
 //! The cookie is signed with HMAC-SHA256 (axum-extra's signed jar) under a key derived
 //! from `CHAT_SECRET`, so every node with the same secret accepts every other node's
-//! sessions, and nobody can post under a name the server did not sign.
+//! sessions. A signature proves only that some node issued the token; the name belongs
+//! to the session whose id the broker's hold carries ([`super::broker::Broker::holds`]).
+//! So a token stops working everywhere once its hold ends: on sign-out, after
+//! `CHAT_NAME_IDLE_DAYS` unused, or when someone else takes the name after that.
+//!
+//! - [`Claimed`]: a validly signed token, hold not checked. Posting uses it, because the
+//!   publish step checks the hold itself, in the same atomic step that stores.
+//! - [`Session`]: a token whose session holds its name now; everything else uses it.
 
 use super::{
+    broker::{Claim, Holder},
     error::{Error, Result},
     extract::ApiJson,
+    limit::retry_after_secs,
+    net::ClientAddr,
     state::AppState,
 };
 use crate::message::{DisplayName, SessionInfo};
 use axum::{
     extract::{FromRef, FromRequestParts, State},
-    http::{StatusCode, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::IntoResponse,
 };
 use axum_extra::extract::{
-    CookieJar, SignedCookieJar,
+    SignedCookieJar,
     cookie::{Cookie, Key, SameSite},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -42,17 +52,27 @@ pub fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The signed-in guest. As an extractor it answers 401 `unauthenticated` when the cookie
-/// is missing, tampered with, or signed by another secret.
+/// The cookie's attributes beyond the contract's fixed ones.
+#[derive(Clone, Debug)]
+pub struct CookieSettings {
+    pub key: Key,
+    /// `Max-Age`, in seconds: the name's idle lifetime.
+    pub max_age_secs: i64,
+    /// `Secure`, when `CHAT_PUBLIC_URL` is https.
+    pub secure: bool,
+}
+
+/// What a session cookie carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// Random per sign-in; scopes idempotency keys to this session.
+pub struct Token {
+    /// Random per sign-in (and kept across a change of name); the broker's hold for the
+    /// name carries it, and it scopes idempotency keys.
     #[serde(rename = "sid")]
     pub id: String,
     pub name: DisplayName,
 }
 
-impl Session {
+impl Token {
     fn new(name: DisplayName) -> Self {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
@@ -62,17 +82,62 @@ impl Session {
         }
     }
 
-    fn to_token(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a session always serializes"))
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a token always serializes"))
     }
 
-    fn from_token(token: &str) -> Option<Self> {
+    fn decode(token: &str) -> Option<Self> {
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token).ok()?).ok()
     }
 
-    /// Reads and verifies the session cookie, if any.
-    pub fn from_jar(jar: &SignedCookieJar) -> Option<Self> {
-        Self::from_token(jar.get(COOKIE_NAME)?.value())
+    /// Reads and verifies the signature of the session cookie in `headers`, if any.
+    pub fn from_headers(headers: &HeaderMap, key: &Key) -> Option<Self> {
+        let jar = SignedCookieJar::from_headers(headers, key.clone());
+        Self::decode(jar.get(COOKIE_NAME)?.value())
+    }
+
+    pub fn holder(&self) -> Holder {
+        Holder {
+            name: self.name.clone(),
+            session_id: self.id.clone(),
+        }
+    }
+}
+
+/// A validly signed session token whose hold is not checked yet. As an extractor it
+/// answers 401 `unauthenticated` when the cookie is missing, tampered with, or signed by
+/// another secret.
+#[derive(Clone, Debug)]
+pub struct Claimed(pub Token);
+
+impl<S> FromRequestParts<S> for Claimed
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let state = AppState::from_ref(state);
+        Token::from_headers(&parts.headers, &state.cookie.key)
+            .map(Claimed)
+            .ok_or(Error::Unauthenticated)
+    }
+}
+
+/// The signed-in guest: a token whose session holds its name now. Reading it counts as
+/// use and extends the hold. As an extractor it answers 401 `unauthenticated` otherwise.
+#[derive(Clone, Debug)]
+pub struct Session(pub Token);
+
+impl Session {
+    /// The session in `headers`, if its token is valid and its hold is current.
+    pub async fn verify(state: &AppState, headers: &HeaderMap) -> Result<Option<Self>> {
+        let Some(token) = Token::from_headers(headers, &state.cookie.key) else {
+            return Ok(None);
+        };
+        let held = state.broker.holds(&token.holder()).await?;
+        Ok(held.then_some(Self(token)))
     }
 }
 
@@ -85,17 +150,89 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let state = AppState::from_ref(state);
-        let jar = SignedCookieJar::from_headers(&parts.headers, state.cookie_key.clone());
-        Session::from_jar(&jar).ok_or(Error::Unauthenticated)
+        Session::verify(&state, &parts.headers)
+            .await?
+            .ok_or(Error::Unauthenticated)
     }
 }
 
-fn session_cookie(value: String) -> Cookie<'static> {
+fn session_cookie(settings: &CookieSettings, value: String, max_age_secs: i64) -> Cookie<'static> {
     Cookie::build((COOKIE_NAME, value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
+        .secure(settings.secure)
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
         .build()
+}
+
+/// The `Set-Cookie` value that carries `token`, with a fresh `Max-Age`.
+pub fn cookie_header(settings: &CookieSettings, token: &Token) -> HeaderValue {
+    let response = SignedCookieJar::new(settings.key.clone())
+        .add(session_cookie(
+            settings,
+            token.encode(),
+            settings.max_age_secs,
+        ))
+        .into_response();
+    response
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("a jar with one added cookie sets it")
+        .clone()
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn removal_header(settings: &CookieSettings) -> HeaderValue {
+    let mut removal = session_cookie(settings, String::new(), 0);
+    removal.make_removal();
+    HeaderValue::from_str(&removal.to_string()).expect("a cookie is a valid header value")
+}
+
+/// Signs in as `raw_name` from `client`: the one path for the JSON API and the no-JS
+/// form. A session that already has a token keeps its id, so signing in again with the
+/// name it holds succeeds, and a new name releases the old one.
+pub async fn sign_in_as(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: ClientAddr,
+    raw_name: &str,
+) -> Result<(Token, HeaderValue)> {
+    state
+        .signin_limit
+        .check(&client.0)
+        .map_err(|wait| Error::RateLimited {
+            retry_after_secs: retry_after_secs(wait),
+        })?;
+    let name = DisplayName::parse(raw_name)?;
+    let previous = Token::from_headers(headers, &state.cookie.key);
+    let token = match &previous {
+        Some(previous) => Token {
+            id: previous.id.clone(),
+            name,
+        },
+        None => Token::new(name),
+    };
+    let previous_name = previous.as_ref().map(|t| &t.name);
+    match state
+        .broker
+        .claim_name(&token.holder(), previous_name)
+        .await?
+    {
+        Claim::Granted => {
+            let cookie = cookie_header(&state.cookie, &token);
+            Ok((token, cookie))
+        }
+        Claim::Taken => Err(Error::NameTaken),
+    }
+}
+
+/// Ends the hold of the session in `headers`, if any, and returns the removal cookie.
+pub async fn sign_out_of(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue> {
+    if let Some(token) = Token::from_headers(headers, &state.cookie.key) {
+        state.broker.release_name(&token.holder()).await?;
+    }
+    Ok(removal_header(&state.cookie))
 }
 
 #[derive(Deserialize)]
@@ -103,44 +240,37 @@ pub struct SignIn {
     name: String,
 }
 
-/// A fresh session for `name`, and the `Set-Cookie` header value that carries it.
-pub fn start(key: &Key, name: DisplayName) -> (Session, axum::http::HeaderValue) {
-    let session = Session::new(name);
-    let response = SignedCookieJar::new(key.clone())
-        .add(session_cookie(session.to_token()))
-        .into_response();
-    let header = response
-        .headers()
-        .get(axum::http::header::SET_COOKIE)
-        .expect("a jar with one added cookie sets it")
-        .clone();
-    (session, header)
-}
-
 /// `POST /api/session`
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<impl IntoResponse> {
-    let name = DisplayName::parse(&body.name)?;
-    let (_, cookie) = start(&state.cookie_key, name.clone());
+    let (token, cookie) = sign_in_as(&state, &headers, client, &body.name).await?;
     Ok((
-        [(axum::http::header::SET_COOKIE, cookie)],
-        axum::Json(SessionInfo { name }),
+        [(header::SET_COOKIE, cookie)],
+        axum::Json(SessionInfo { name: token.name }),
     ))
 }
 
-/// `GET /api/session`
-pub async fn current(session: Session) -> axum::Json<SessionInfo> {
-    axum::Json(SessionInfo { name: session.name })
+/// `GET /api/session`: reading it is use, so the cookie's lifetime is renewed.
+pub async fn current(State(state): State<AppState>, Session(token): Session) -> impl IntoResponse {
+    let cookie = cookie_header(&state.cookie, &token);
+    (
+        [(header::SET_COOKIE, cookie)],
+        axum::Json(SessionInfo { name: token.name }),
+    )
 }
 
 /// `DELETE /api/session`: always answers with a removal cookie, whether or not the
 /// request carried a valid session.
-pub async fn sign_out() -> impl IntoResponse {
-    let mut removal = session_cookie(String::new());
-    removal.make_removal();
-    (StatusCode::NO_CONTENT, CookieJar::new().add(removal))
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse> {
+    let removal = sign_out_of(&state, &headers).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, removal)]))
 }
 
 #[cfg(test)]
@@ -149,42 +279,42 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_and_rejects_garbage() {
-        let session = Session::new(DisplayName::parse("Zoë").unwrap());
-        assert_eq!(Session::from_token(&session.to_token()), Some(session));
-        assert_eq!(Session::from_token("not base64!"), None);
+        let token = Token::new(DisplayName::parse("Zoë").unwrap());
+        assert_eq!(Token::decode(&token.encode()), Some(token));
+        assert_eq!(Token::decode("not base64!"), None);
         assert_eq!(
-            Session::from_token(&URL_SAFE_NO_PAD.encode(br#"{"sid":"x","name":"<b>"}"#)),
+            Token::decode(&URL_SAFE_NO_PAD.encode(br#"{"sid":"x","name":"<b>"}"#)),
             None
         );
     }
 
+    fn settings(secret: &str) -> CookieSettings {
+        CookieSettings {
+            key: key_from_secret(secret),
+            max_age_secs: 60,
+            secure: true,
+        }
+    }
+
     #[test]
     fn a_cookie_signed_with_another_secret_is_rejected() {
-        let session = Session::new(DisplayName::parse("mason").unwrap());
-        let signed =
-            SignedCookieJar::new(key_from_secret("one")).add(session_cookie(session.to_token()));
-        let cookie = signed.get(COOKIE_NAME).unwrap();
-        let mut headers = axum::http::HeaderMap::new();
-        // The jar stores the signed value; send it back as a browser would.
-        let header = signed
-            .into_response()
-            .headers()
-            .get(axum::http::header::SET_COOKIE)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        headers.insert(axum::http::header::COOKIE, header.parse().unwrap());
-        let same = SignedCookieJar::from_headers(&headers, key_from_secret("one"));
+        let token = Token::new(DisplayName::parse("mason").unwrap());
+        let set_cookie = cookie_header(&settings("one"), &token);
+        let set_cookie = set_cookie.to_str().unwrap();
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure", "Max-Age=60"] {
+            assert!(
+                set_cookie.split("; ").any(|a| a == attribute),
+                "{set_cookie}"
+            );
+        }
+        // Send it back as a browser would: the name=value pair only.
+        let mut headers = HeaderMap::new();
+        let pair = set_cookie.split(';').next().unwrap();
+        headers.insert(header::COOKIE, pair.parse().unwrap());
         assert_eq!(
-            Session::from_jar(&same).map(|s| s.name),
-            Some(session.name.clone())
+            Token::from_headers(&headers, &key_from_secret("one")),
+            Some(token)
         );
-        let other = SignedCookieJar::from_headers(&headers, key_from_secret("two"));
-        assert_eq!(Session::from_jar(&other), None);
-        assert_eq!(cookie.value(), session.to_token());
+        assert_eq!(Token::from_headers(&headers, &key_from_secret("two")), None);
     }
 }

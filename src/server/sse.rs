@@ -5,6 +5,10 @@
 //! live message whose id is not newer than the last one it sent, so such a message goes
 //! out exactly once.
 //!
+//! A replay is read from the broker in pages of [`REPLAY_PAGE`], one page per chunk the
+//! client takes, so a resume from far back (or a subscriber that lagged) costs the server
+//! one page of memory at a time, however much it has to catch up on.
+//!
 //! Frames are pre-encoded (see [`super::hub`]) and written as they are: axum's `Sse`
 //! would build each event again for each subscriber.
 
@@ -13,6 +17,8 @@ use super::{
     error::Result,
     extract::{ApiQuery, RoomPath},
     hub::{Delivery, Subscription, message_frame, resync_frame},
+    net::{ClientAddr, StreamSlot},
+    session::Token,
     state::{AppState, Metrics},
 };
 use crate::message::{MessageId, RoomName};
@@ -34,9 +40,12 @@ const RETRY: &[u8] = b"retry: 3000\n\n";
 const PING: &[u8] = b": ping\n\n";
 /// The most frames written as one chunk when a subscriber has fallen behind.
 const MAX_BATCH: usize = 64;
-/// The keep-alive timer ticks this many times per keep-alive interval; a ping goes out
-/// after one more silent tick than that, so after 1 to 4/3 intervals of silence. Ticking
-/// instead of re-arming a timer per message keeps timer-wheel work off the hot path.
+/// Messages read from history per chunk when replaying.
+pub const REPLAY_PAGE: usize = 100;
+/// The keep-alive timer ticks this many times per keep-alive interval; a ping goes out at
+/// the tick that completes an interval's worth of silent ticks, so within one interval of
+/// silence (after 2/3 to 3/3 of it). Ticking instead of re-arming a timer per message
+/// keeps timer-wheel work off the hot path.
 const TICKS_PER_KEEPALIVE: u32 = 3;
 
 #[derive(Deserialize)]
@@ -48,8 +57,10 @@ pub async fn events(
     State(state): State<AppState>,
     RoomPath(room): RoomPath,
     ApiQuery(query): ApiQuery<EventsQuery>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let slot = state.streams.open(client)?;
     // The header wins: the browser sends it on reconnect, while the URL still carries the
     // id of the first connect.
     let resume = headers
@@ -57,20 +68,29 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or(query.last_event_id);
+    // Listening is use: it keeps a signed-in person's name held. Off the response's path.
+    if let Some(token) = Token::from_headers(&headers, &state.cookie.key) {
+        let broker = Arc::clone(&state.broker);
+        tokio::spawn(async move {
+            let _ = broker.holds(&token.holder()).await;
+        });
+    }
 
     let subscription = state.broker.hub().subscribe(&room);
     let mut first = BytesMut::from(RETRY);
     let mut last_sent = None;
+    let mut behind = false;
     if let Some(raw) = resume {
         // A malformed id is an unknown one: 0-0 is never retained, so it resyncs.
         let from = raw.trim().parse::<MessageId>().unwrap_or_default();
-        match state.broker.after(&room, from).await {
-            Ok(After::Messages(messages)) => {
-                for message in &messages {
+        match state.broker.after(&room, from, REPLAY_PAGE).await {
+            Ok(After::Messages(page)) => {
+                for message in &page {
                     first.extend_from_slice(&message_frame(message));
                 }
-                state.metrics.delivered.increment(messages.len() as u64);
-                last_sent = Some(messages.last().map_or(from, |m| m.id));
+                state.metrics.delivered.increment(page.len() as u64);
+                behind = page.len() == REPLAY_PAGE;
+                last_sent = Some(page.last().map_or(from, |m| m.id));
             }
             Ok(After::Resync { oldest }) => first.extend_from_slice(&resync_frame(&room, oldest)),
             Err(error) => {
@@ -82,14 +102,16 @@ pub async fn events(
         }
     }
 
-    let stream = EventStream::new(
+    let mut stream = EventStream::new(
         room,
         subscription,
         Arc::clone(&state.broker),
         last_sent,
         first.freeze(),
         &state,
+        slot,
     );
+    stream.behind = behind;
     let body = futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))
@@ -116,13 +138,16 @@ struct EventStream {
     broker: Arc<dyn Broker>,
     /// The newest message id written to this subscriber.
     last_sent: Option<MessageId>,
-    /// `retry:` and the replay, written first.
+    /// `retry:` and the first page of the replay, written first.
     first: Option<Bytes>,
-    /// Set when `try_recv` reported a lag mid-batch; handled before the next receive.
-    lagged: bool,
+    /// Set while history holds more than this subscriber has been sent: the rest of a
+    /// long replay, or what it missed when it lagged. Read before the next receive.
+    behind: bool,
     keepalive: Interval,
     silent_ticks: u32,
     metrics: Metrics,
+    /// This stream's place in the per-address count; freed when the stream ends.
+    _slot: StreamSlot,
 }
 
 impl EventStream {
@@ -133,6 +158,7 @@ impl EventStream {
         last_sent: Option<MessageId>,
         first: Bytes,
         state: &AppState,
+        slot: StreamSlot,
     ) -> Self {
         let tick = state.keepalive / TICKS_PER_KEEPALIVE;
         let mut keepalive = tokio::time::interval_at(
@@ -147,10 +173,11 @@ impl EventStream {
             broker,
             last_sent,
             first: Some(first),
-            lagged: false,
+            behind: false,
             keepalive,
             silent_ticks: 0,
             metrics: state.metrics.clone(),
+            _slot: slot,
         }
     }
 
@@ -160,7 +187,7 @@ impl EventStream {
             return Some(first);
         }
         loop {
-            if std::mem::take(&mut self.lagged) {
+            if std::mem::take(&mut self.behind) {
                 match self.catch_up().await {
                     Some(chunk) if chunk.is_empty() => {}
                     chunk => return chunk,
@@ -176,12 +203,12 @@ impl EventStream {
                             return Some(chunk);
                         }
                     }
-                    Err(RecvError::Lagged(_)) => self.lagged = true,
+                    Err(RecvError::Lagged(_)) => self.lag(),
                     Err(RecvError::Closed) => return None,
                 },
                 _ = self.keepalive.tick() => {
                     self.silent_ticks += 1;
-                    if self.silent_ticks > TICKS_PER_KEEPALIVE {
+                    if self.silent_ticks >= TICKS_PER_KEEPALIVE {
                         self.silent_ticks = 0;
                         return Some(Bytes::from_static(PING));
                     }
@@ -213,7 +240,7 @@ impl EventStream {
                 next = match self.subscription.receiver.try_recv() {
                     Ok(delivery) => Some(delivery),
                     Err(TryRecvError::Lagged(_)) => {
-                        self.lagged = true;
+                        self.lag();
                         None
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => None,
@@ -224,27 +251,33 @@ impl EventStream {
         many.map(BytesMut::freeze).or(single)
     }
 
-    /// After a lag: replays from history what this subscriber missed, or tells it to
-    /// resync when history no longer holds it. `None` ends the stream (the broker is
+    /// The subscriber's buffer overflowed: what it missed comes from history.
+    fn lag(&mut self) {
+        self.metrics.lagged.increment(1);
+        self.behind = true;
+    }
+
+    /// Writes the next page of history after the last message sent, or tells the client
+    /// to resync when history no longer holds it. `None` ends the stream (the broker is
     /// unreachable; the browser reconnects with its Last-Event-ID).
     async fn catch_up(&mut self) -> Option<Bytes> {
-        self.metrics.lagged.increment(1);
         let from = self.last_sent.unwrap_or_default();
-        match self.broker.after(&self.room, from).await {
-            Ok(After::Messages(messages)) => {
+        match self.broker.after(&self.room, from, REPLAY_PAGE).await {
+            Ok(After::Messages(page)) => {
                 let mut chunk = BytesMut::new();
-                for message in &messages {
+                for message in &page {
                     chunk.extend_from_slice(&message_frame(message));
                 }
-                if let Some(last) = messages.last() {
+                if let Some(last) = page.last() {
                     self.last_sent = Some(last.id);
                 }
-                self.metrics.delivered.increment(messages.len() as u64);
+                self.behind = page.len() == REPLAY_PAGE;
+                self.metrics.delivered.increment(page.len() as u64);
                 Some(chunk.freeze())
             }
             Ok(After::Resync { oldest }) => Some(resync_frame(&self.room, oldest)),
             Err(error) => {
-                tracing::warn!(room = %self.room, error = format!("{error:#}"), "a lagging subscriber cannot catch up; closing its stream");
+                tracing::warn!(room = %self.room, error = format!("{error:#}"), "a subscriber cannot catch up; closing its stream");
                 None
             }
         }

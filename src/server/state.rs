@@ -1,17 +1,18 @@
 //! What every handler shares.
 
 use super::{
-    broker::{Broker, memory::MemoryBroker, redis::RedisBroker},
+    broker::{Broker, Limits, memory::MemoryBroker, redis::RedisBroker},
     config::Config,
     hub::Hub,
-    limit::PostLimiter,
-    session,
+    limit::KeyedLimit,
+    net::{PublicOrigin, StreamCounter, TrustedProxies},
+    session::{self, CookieSettings},
 };
 use axum::extract::FromRef;
-use axum_extra::extract::cookie::Key;
 use leptos::prelude::LeptosOptions;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::{
+    net::IpAddr,
     sync::{Arc, OnceLock},
     time::Duration,
 };
@@ -20,14 +21,32 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub broker: Arc<dyn Broker>,
-    pub cookie_key: Key,
+    pub cookie: CookieSettings,
     pub leptos_options: LeptosOptions,
     /// Cancelled when graceful shutdown begins: background tasks (the Redis listener)
     /// stop on it. SSE streams end when `serve` closes the hub.
     pub shutdown: CancellationToken,
     pub keepalive: Duration,
-    pub post_limiter: Arc<PostLimiter>,
+    /// Sign-ins per client address, on this node.
+    pub signin_limit: Arc<KeyedLimit<IpAddr>>,
+    /// Open streams per client address, on this node.
+    pub streams: Arc<StreamCounter>,
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// `CHAT_PUBLIC_URL`: the origin state-changing requests must come from, if set.
+    pub public_origin: Option<PublicOrigin>,
+    pub metrics_access: MetricsAccess,
     pub metrics: Metrics,
+}
+
+/// Who may read `/metrics` on the main address.
+#[derive(Clone, Debug)]
+pub enum MetricsAccess {
+    /// Clients on loopback only (the default).
+    Loopback,
+    /// Requests with `Authorization: Bearer <token>`.
+    Token(Arc<str>),
+    /// Nobody: it is served on `CHAT_METRICS_ADDR` instead.
+    Elsewhere,
 }
 
 impl AppState {
@@ -40,16 +59,16 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let hub = Hub::new(config.subscriber_buffer as usize);
-        let history_limit = config.history_limit as usize;
+        let limits = Limits::from_config(config);
         let broker: Arc<dyn Broker> = match &config.redis_url {
             Some(url) => Arc::new(RedisBroker::start(
                 url,
                 &config.redis_prefix,
-                history_limit,
+                limits,
                 hub,
                 shutdown.clone(),
             )?),
-            None => Arc::new(MemoryBroker::new(history_limit, hub)),
+            None => Arc::new(MemoryBroker::new(limits, hub)),
         };
         let secret = config.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
@@ -58,13 +77,31 @@ impl AppState {
             );
             session::random_secret()
         });
+        let metrics_access = match (&config.metrics_addr, &config.metrics_token) {
+            (Some(_), _) => MetricsAccess::Elsewhere,
+            (None, Some(token)) => MetricsAccess::Token(token.as_str().into()),
+            (None, None) => MetricsAccess::Loopback,
+        };
+        // The burst is a minute's worth: ten sign-ins at once, then one every six seconds.
+        let signin_burst = config.signin_rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
         Ok(Self {
             broker,
-            cookie_key: session::key_from_secret(&secret),
+            cookie: CookieSettings {
+                key: session::key_from_secret(&secret),
+                max_age_secs: config.name_idle().as_secs_f64().ceil() as i64,
+                secure: config
+                    .public_url
+                    .as_ref()
+                    .is_some_and(PublicOrigin::is_https),
+            },
             leptos_options,
             shutdown,
             keepalive: config.keepalive(),
-            post_limiter: Arc::new(PostLimiter::new(config.post_rate, config.post_burst)),
+            signin_limit: Arc::new(KeyedLimit::new(config.signin_rate / 60.0, signin_burst)),
+            streams: StreamCounter::new(config.max_streams_per_client),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+            public_origin: config.public_url.clone(),
+            metrics_access,
             metrics,
         })
     }
@@ -73,12 +110,6 @@ impl AppState {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
-    }
-}
-
-impl FromRef<AppState> for Key {
-    fn from_ref(state: &AppState) -> Self {
-        state.cookie_key.clone()
     }
 }
 

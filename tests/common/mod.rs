@@ -12,6 +12,19 @@ use tiny_chat::{
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
+/// Runs each listed case once per broker: `memory::case` and `redis::case`.
+#[allow(unused_macros)] // only the contract suites use it
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $case() { super::$case(super::BrokerKind::Memory).await })*
+        }
+        mod redis {
+            $(#[tokio::test] async fn $case() { super::$case(super::BrokerKind::Redis).await })*
+        }
+    };
+}
+
 /// How long a test waits for something that should happen at once.
 pub const PROMPTLY: Duration = Duration::from_secs(5);
 
@@ -158,14 +171,41 @@ pub fn browser() -> Client {
 /// A browser-like client signed in as `name` on the server at `base`.
 pub async fn sign_in(base: &str, name: &str) -> Client {
     let client = browser();
-    let response = client
+    let response = try_sign_in(base, &client, name).await;
+    assert_eq!(response.status(), StatusCode::OK, "signing in as {name:?}");
+    client
+}
+
+/// `POST /api/session` as `name` with `client`'s cookies, whatever the answer.
+pub async fn try_sign_in(base: &str, client: &Client, name: &str) -> Response {
+    client
         .post(format!("{base}/api/session"))
         .json(&json!({ "name": name }))
         .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "signing in as {name:?}");
-    client
+        .unwrap()
+}
+
+/// The `name=value` pair of the session cookie a response sets.
+pub fn session_cookie(response: &Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("chat_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie is set")
+        .to_owned()
+}
+
+/// The JSON error code of a response.
+pub async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub async fn post(base: &str, client: &Client, room: &str, text: &str) -> Response {
@@ -457,7 +497,7 @@ impl Drop for RedisServer {
     }
 }
 
-/// The real server binary, as a separate process. Killed when dropped.
+/// The real server binary, as a separate process. Killed (as `kill -9` does) when dropped.
 pub struct NodeProcess {
     pub base: String,
     child: std::process::Child,
@@ -465,15 +505,26 @@ pub struct NodeProcess {
 
 impl NodeProcess {
     pub async fn start(redis_url: &str, prefix: &str, secret: &str) -> Self {
+        Self::start_with(&[
+            ("REDIS_URL", redis_url),
+            ("CHAT_REDIS_PREFIX", prefix),
+            ("CHAT_SECRET", secret),
+        ])
+        .await
+    }
+
+    /// A node with exactly these settings (no `REDIS_URL`: the memory broker).
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tiny-chat"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tiny-chat"));
+        command
+            .env_remove("REDIS_URL")
             .env("LEPTOS_SITE_ADDR", &addr)
-            .env("REDIS_URL", redis_url)
-            .env("CHAT_REDIS_PREFIX", prefix)
-            .env("CHAT_SECRET", secret)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("starting the server binary");
+            .env("RUST_LOG", "warn");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("starting the server binary");
         let base = format!("http://{addr}");
         wait_ready(&base).await;
         Self { base, child }
@@ -482,11 +533,30 @@ impl NodeProcess {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Kills the process with SIGKILL, as a crash would: nothing is closed cleanly.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Resident memory, in KiB, from `/proc`.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
 }
 
 impl Drop for NodeProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }

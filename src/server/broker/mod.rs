@@ -6,32 +6,45 @@
 //!   connection and fans out in process.
 //!
 //! Both deliver live messages through the node's [`Hub`], and both pass the same contract
-//! suite in `tests/api.rs`.
+//! suite in `tests/api.rs`. Both also hold names: a name belongs to one session at a time,
+//! and a post is stored only while its session holds its name.
 
+mod holds;
 pub mod memory;
 pub mod redis;
 
-use super::hub::Hub;
+use super::{config::Config, hub::Hub};
 use crate::message::{ChatMessage, DisplayName, MessageId, MessageText, RoomName, RoomSummary};
 use async_trait::async_trait;
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-/// A message to store and publish.
+/// A session as the broker sees it: the name it claims and its random id. It holds the
+/// name while the broker's hold for that name (compared by [`DisplayName::canonical`])
+/// carries this session id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    pub name: DisplayName,
+    pub session_id: String,
+}
+
+/// The answer to a claim on a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The session holds the name now (it may have held it already).
+    Granted,
+    /// Another live session holds it; nothing changed.
+    Taken,
+}
+
+/// A message to store and publish, from the session that posts it.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     pub room: RoomName,
-    pub sender: DisplayName,
+    pub author: Holder,
     pub text: MessageText,
-    /// Set when the client sent a `client_id`: a repeat of the same key returns the first
-    /// message instead of posting again.
-    pub idempotency: Option<IdempotencyKey>,
-}
-
-/// A session's `client_id` for one post.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey {
-    pub session_id: String,
-    pub client_id: String,
+    /// The client's `client_id`, if it sent one: a repeat from the same session returns
+    /// the first message instead of posting again.
+    pub client_id: Option<String>,
 }
 
 /// The result of a publish.
@@ -46,7 +59,7 @@ pub enum Published {
 /// What a broker retains after a given id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum After {
-    /// The id is retained: these are the messages after it, oldest first.
+    /// The id is retained: up to the asked number of the messages after it, oldest first.
     Messages(Vec<ChatMessage>),
     /// The id is unknown or no longer retained: the client must reload history.
     Resync { oldest: Option<MessageId> },
@@ -57,13 +70,54 @@ pub enum BrokerError {
     /// The broker cannot be reached; nothing was stored or published.
     #[error("the message broker is unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
+    /// The session no longer holds its name (signed out, expired, or taken over).
+    #[error("the session no longer holds its name")]
+    Revoked,
+    /// The name posts faster than the limit; try again after this long.
+    #[error("posting too fast")]
+    RateLimited(Duration),
 }
 
 pub type BrokerResult<T> = Result<T, BrokerError>;
 
+/// The bounds a broker keeps, from the config.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Messages retained per room.
+    pub history: usize,
+    /// How long an unused name stays held.
+    pub name_idle: Duration,
+    /// Posts per second per name (0: off) and the burst allowed at once.
+    pub post_rate: f64,
+    pub post_burst: u32,
+    /// Rooms whose history is kept; the least recently active go first.
+    pub max_rooms: usize,
+    /// A room with no message for this long is forgotten.
+    pub room_idle: Duration,
+    /// Memory broker: bytes of messages kept over all rooms.
+    pub memory_bytes: usize,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            history: config.history_limit as usize,
+            name_idle: config.name_idle(),
+            post_rate: config.post_rate,
+            post_burst: config.post_burst,
+            max_rooms: config.max_rooms as usize,
+            room_idle: config.room_idle(),
+            memory_bytes: config.memory_max_mb as usize * 1024 * 1024,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Broker: Send + Sync + 'static {
-    /// Stores a message, assigning its id, and publishes it to every node.
+    /// Stores a message, assigning its id, and publishes it to every node: if its author
+    /// still holds their name ([`BrokerError::Revoked`] if not) and is within the post
+    /// limit ([`BrokerError::RateLimited`]). The check, the limit and the store are one
+    /// step, so a revoked session can never post.
     async fn publish(&self, message: NewMessage) -> BrokerResult<Published>;
 
     /// The newest `limit` messages before `before` (or the newest overall), oldest first.
@@ -74,12 +128,26 @@ pub trait Broker: Send + Sync + 'static {
         limit: usize,
     ) -> BrokerResult<Vec<ChatMessage>>;
 
-    /// Every retained message after `after`, or [`After::Resync`] when `after` is not
-    /// retained.
-    async fn after(&self, room: &RoomName, after: MessageId) -> BrokerResult<After>;
+    /// The first `limit` retained messages after `after`, or [`After::Resync`] when
+    /// `after` is not retained.
+    async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After>;
 
     /// Rooms with recent activity first; `everyone` is always listed.
     async fn rooms(&self) -> BrokerResult<Vec<RoomSummary>>;
+
+    /// Claims `holder.name` for `holder.session_id`, atomically on every node, and
+    /// releases `previous` if the session held it and it is another name.
+    async fn claim_name(
+        &self,
+        holder: &Holder,
+        previous: Option<&DisplayName>,
+    ) -> BrokerResult<Claim>;
+
+    /// Ends the session's hold on its name, if it has it.
+    async fn release_name(&self, holder: &Holder) -> BrokerResult<()>;
+
+    /// Whether the session still holds its name; using it extends the hold.
+    async fn holds(&self, holder: &Holder) -> BrokerResult<bool>;
 
     /// Whether the broker answers now.
     async fn ready(&self) -> bool;

@@ -4,19 +4,24 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P:room:{room}:log` | Stream | the room's last N messages; the entry id is the message id |
+//! | `P:room:{room}:log` | Stream | the room's last N messages; the entry id is the message id; expires after `CHAT_ROOM_IDLE_DAYS` without a post |
 //! | `P:room:{room}:live` | Pub/Sub channel | each message as it is stored |
-//! | `P:rooms` | sorted set | room → time of its last message, for `GET /api/rooms` |
+//! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS`; a room trimmed from it loses its Stream too |
 //! | `P:post:{room}:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
+//! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (canonical form) |
+//! | `P:rate:{name}` | string, short TTL | the name's post limit: the GCRA "theoretical arrival time", in µs |
 //!
-//! A post is one Lua script (`XADD` + `ZADD` + `PUBLISH`), so a message is never stored
-//! without being published or published out of id order. Each node holds one multiplexed
+//! A post is one Lua script: check that the session still holds its name (and extend
+//! the hold), return the first message of a repeated `client_id`, apply the name's rate
+//! limit, then `XADD` + `ZADD` + `PUBLISH`. So a revoked cookie can never post, N nodes
+//! share one limit per name, and a message is never stored without being published or
+//! published out of id order, all in one round trip. Each node holds one multiplexed
 //! command connection and one Pub/Sub connection with a pattern subscription to every
 //! room's channel; nothing opens a connection per request or per SSE client.
 
 use super::{
-    After, Broker, BrokerError, BrokerResult, NewMessage, Published, ROOM_LIST_LIMIT,
-    with_default_room,
+    After, Broker, BrokerError, BrokerResult, Claim, Holder, Limits, NewMessage, Published,
+    ROOM_LIST_LIMIT, with_default_room,
 };
 use crate::{
     message::{ChatMessage, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis},
@@ -40,8 +45,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a `client_id` is remembered.
 const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
-/// How many rooms the activity index keeps.
-const ROOM_INDEX_LIMIT: usize = 1000;
 /// Every command gives up after this long, so that a POST answers 503 promptly when
 /// Redis is gone.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -54,21 +57,66 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// had no message since it opened here.
 const CLOCK_SKEW_MS: u64 = 2_000;
 
-/// `KEYS`: stream, room index, [idempotency key]. `ARGV`: maxlen, sender, text, channel,
-/// room, idempotency TTL, room index limit. Returns `{1, id}` for a new message and
-/// `{0, "id\ntext"}` for a repeat.
+/// `KEYS`: stream, room index, name hold, name rate, [idempotency key]. `ARGV`: maxlen,
+/// sender, text, channel, room, idempotency TTL, room index limit, session id, hold TTL
+/// (ms), rate interval (µs, 0 for no limit), burst, room TTL (ms), and the prefix and
+/// suffix of a room's stream key (to delete the Streams of rooms trimmed from the index).
+///
+/// Returns `{1, id}` for a new message, `{0, "id\ntext"}` for a repeat, `{-1, ""}` when
+/// the session no longer holds its name, and `{-2, wait µs}` past the rate limit.
 const PUBLISH_SCRIPT: &str = r#"
-if KEYS[3] then
-  local prior = redis.call('GET', KEYS[3])
+if redis.call('GET', KEYS[3]) ~= ARGV[8] then return {-1, ''} end
+redis.call('PEXPIRE', KEYS[3], ARGV[9])
+if KEYS[5] then
+  local prior = redis.call('GET', KEYS[5])
   if prior then return {0, prior} end
 end
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[10])
+if interval > 0 then
+  local tat = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if tat < now_us then tat = now_us end
+  local next_tat = tat + interval
+  local wait = next_tat - tonumber(ARGV[11]) * interval - now_us
+  if wait > 0 then return {-2, string.format('%d', wait)} end
+  redis.call('SET', KEYS[4], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now_us) / 1000))
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', ARGV[2], 't', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[12])
 local ms = tonumber(string.match(id, '^(%d+)'))
 redis.call('ZADD', KEYS[2], ms, ARGV[5])
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[7]))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (ms - tonumber(ARGV[12])))
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
+if over > 0 then
+  for _, room in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
+    redis.call('DEL', ARGV[13] .. room .. ARGV[14])
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+end
 redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-if KEYS[3] then redis.call('SET', KEYS[3], id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
+if KEYS[5] then redis.call('SET', KEYS[5], id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
 return {1, id}
+"#;
+
+/// `KEYS`: the name's hold, [the hold of the session's previous name]. `ARGV`: session
+/// id, hold TTL (ms). Returns 1 when the session holds the name now, 0 when another does.
+const CLAIM_SCRIPT: &str = r#"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if KEYS[2] and KEYS[2] ~= KEYS[1] and redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"#;
+
+/// `KEYS`: a name's hold. `ARGV`: session id, hold TTL (ms), or none to release. Returns 1
+/// when the session held the name (and extends or ends the hold), else 0.
+const TOUCH_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
+return 1
 "#;
 
 /// Key names under the prefix.
@@ -92,6 +140,14 @@ impl Keys {
 
     fn post(&self, room: &RoomName, session: &str, client_id: &str) -> String {
         format!("{}:post:{room}:{session}:{client_id}", self.prefix)
+    }
+
+    fn name(&self, name: &DisplayName) -> String {
+        format!("{}:name:{}", self.prefix, name.canonical())
+    }
+
+    fn rate(&self, name: &DisplayName) -> String {
+        format!("{}:rate:{}", self.prefix, name.canonical())
     }
 
     /// The prefix with its glob characters escaped, for `PSUBSCRIBE` and `SCAN` patterns.
@@ -122,8 +178,10 @@ pub struct RedisBroker {
     connection: ConnectionManager,
     keys: Keys,
     hub: Arc<Hub>,
-    history_limit: usize,
+    limits: Limits,
     publish: Script,
+    claim: Script,
+    touch: Script,
     listener: Arc<ListenerState>,
 }
 
@@ -142,7 +200,7 @@ impl RedisBroker {
     pub fn start(
         url: &str,
         prefix: &str,
-        history_limit: usize,
+        limits: Limits,
         hub: Arc<Hub>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
@@ -165,8 +223,14 @@ impl RedisBroker {
             connection,
             keys,
             hub,
-            history_limit: history_limit.max(1),
+            limits: Limits {
+                history: limits.history.max(1),
+                max_rooms: limits.max_rooms.max(1),
+                ..limits
+            },
             publish: Script::new(PUBLISH_SCRIPT),
+            claim: Script::new(CLAIM_SCRIPT),
+            touch: Script::new(TOUCH_SCRIPT),
             listener,
         };
         let task = Listener {
@@ -177,6 +241,10 @@ impl RedisBroker {
         };
         tokio::spawn(task.run(shutdown));
         Ok(broker)
+    }
+
+    fn name_idle_ms(&self) -> u64 {
+        self.limits.name_idle.as_millis().max(1) as u64
     }
 
     fn store(&self) -> Store {
@@ -191,31 +259,54 @@ impl RedisBroker {
 impl Broker for RedisBroker {
     async fn publish(&self, new: NewMessage) -> BrokerResult<Published> {
         let room = &new.room;
+        let author = &new.author;
         let mut invocation = self.publish.key(self.keys.log(room));
-        invocation.key(self.keys.rooms());
-        if let Some(key) = &new.idempotency {
-            invocation.key(self.keys.post(room, &key.session_id, &key.client_id));
-        }
         invocation
-            .arg(self.history_limit)
-            .arg(new.sender.as_str())
+            .key(self.keys.rooms())
+            .key(self.keys.name(&author.name))
+            .key(self.keys.rate(&author.name));
+        if let Some(client_id) = &new.client_id {
+            invocation.key(self.keys.post(room, &author.session_id, client_id));
+        }
+        let interval_us = if self.limits.post_rate > 0.0 {
+            (1e6 / self.limits.post_rate).round().max(1.0) as u64
+        } else {
+            0
+        };
+        invocation
+            .arg(self.limits.history)
+            .arg(author.name.as_str())
             .arg(new.text.as_str())
             .arg(self.keys.live(room))
             .arg(room.as_str())
             .arg(IDEMPOTENCY_TTL_SECS)
-            .arg(ROOM_INDEX_LIMIT);
-        let (fresh, reply): (i64, String) = invocation
+            .arg(self.limits.max_rooms)
+            .arg(&author.session_id)
+            .arg(self.name_idle_ms())
+            .arg(interval_us)
+            .arg(self.limits.post_burst)
+            .arg(self.limits.room_idle.as_millis().max(1) as u64)
+            .arg(format!("{}:room:", self.keys.prefix))
+            .arg(":log");
+        let (outcome, reply): (i64, String) = invocation
             .invoke_async(&mut self.connection.clone())
             .await
             .context("running the publish script")
             .map_err(unavailable)?;
-        let (id, text) = if fresh == 1 {
-            (reply.as_str(), new.text.into_string())
-        } else {
-            let (id, text) = reply
-                .split_once('\n')
-                .ok_or_else(|| unavailable(anyhow!("malformed idempotency record {reply:?}")))?;
-            (id, text.to_owned())
+        let (id, text) = match outcome {
+            1 => (reply.as_str(), new.text.into_string()),
+            0 => {
+                let (id, text) = reply.split_once('\n').ok_or_else(|| {
+                    unavailable(anyhow!("malformed idempotency record {reply:?}"))
+                })?;
+                (id, text.to_owned())
+            }
+            -1 => return Err(BrokerError::Revoked),
+            -2 => {
+                let wait_us: u64 = reply.parse().unwrap_or(1_000_000);
+                return Err(BrokerError::RateLimited(Duration::from_micros(wait_us)));
+            }
+            other => return Err(unavailable(anyhow!("the publish script answered {other}"))),
         };
         let id: MessageId = id
             .parse()
@@ -223,11 +314,11 @@ impl Broker for RedisBroker {
         let message = ChatMessage {
             id,
             room: new.room,
-            sender: new.sender,
+            sender: new.author.name,
             text,
             sent_at: rfc3339_millis(id.ms),
         };
-        Ok(if fresh == 1 {
+        Ok(if outcome == 1 {
             Published::New(message)
         } else {
             Published::Repeat(message)
@@ -256,10 +347,10 @@ impl Broker for RedisBroker {
         Ok(messages)
     }
 
-    async fn after(&self, room: &RoomName, after: MessageId) -> BrokerResult<After> {
+    async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After> {
         let entries = self
             .store()
-            .range_from(room, after)
+            .range_from(room, after, Some(limit.saturating_add(1)))
             .await
             .map_err(unavailable)?;
         if entries.first().is_some_and(|first| first.id == after) {
@@ -287,6 +378,54 @@ impl Broker for RedisBroker {
             })
             .collect();
         Ok(with_default_room(rooms))
+    }
+
+    async fn claim_name(
+        &self,
+        holder: &Holder,
+        previous: Option<&DisplayName>,
+    ) -> BrokerResult<Claim> {
+        let mut invocation = self.claim.key(self.keys.name(&holder.name));
+        if let Some(previous) = previous {
+            invocation.key(self.keys.name(previous));
+        }
+        let granted: i64 = invocation
+            .arg(&holder.session_id)
+            .arg(self.name_idle_ms())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("claiming a name")
+            .map_err(unavailable)?;
+        Ok(if granted == 1 {
+            Claim::Granted
+        } else {
+            Claim::Taken
+        })
+    }
+
+    async fn release_name(&self, holder: &Holder) -> BrokerResult<()> {
+        let _: i64 = self
+            .touch
+            .key(self.keys.name(&holder.name))
+            .arg(&holder.session_id)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("releasing a name")
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn holds(&self, holder: &Holder) -> BrokerResult<bool> {
+        let held: i64 = self
+            .touch
+            .key(self.keys.name(&holder.name))
+            .arg(&holder.session_id)
+            .arg(self.name_idle_ms())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("checking a name's hold")
+            .map_err(unavailable)?;
+        Ok(held == 1)
     }
 
     async fn ready(&self) -> bool {
@@ -340,16 +479,23 @@ struct Store {
 }
 
 impl Store {
-    /// Every retained message from `from` on, `from` included.
+    /// The retained messages from `from` on, `from` included: all of them, or the first
+    /// `count`.
     async fn range_from(
         &self,
         room: &RoomName,
         from: MessageId,
+        count: Option<usize>,
     ) -> anyhow::Result<Vec<ChatMessage>> {
-        let reply: Value = redis::cmd("XRANGE")
+        let mut command = redis::cmd("XRANGE");
+        command
             .arg(self.keys.log(room))
             .arg(from.to_string())
-            .arg("+")
+            .arg("+");
+        if let Some(count) = count {
+            command.arg("COUNT").arg(count);
+        }
+        let reply: Value = command
             .query_async(&mut self.connection.clone())
             .await
             .context("reading a room's stream")?;
@@ -561,7 +707,9 @@ impl Listener {
             .saturating_sub(CLOCK_SKEW_MS);
         for (room, last) in self.hub.active_rooms() {
             let from = last.unwrap_or(MessageId::new(floor, 0));
-            let entries = self.store.range_from(&room, from).await?;
+            // Bounded by the stream's MAXLEN: this runs per room open on this node after a
+            // reconnect, not on a client's request.
+            let entries = self.store.range_from(&room, from, None).await?;
             let retained = entries.first().is_some_and(|m| m.id == from);
             if let Some(last) = last
                 && !retained

@@ -1,0 +1,104 @@
+//! Cross-site protection and the headers every page carries (`docs/API.md`, "Cross-site
+//! requests and page headers").
+//!
+//! - [`csrf_layer`]: tower-http's `CsrfLayer` (Go 1.25's scheme: `Sec-Fetch-Site`, then
+//!   `Origin` against the request's host or `CHAT_PUBLIC_URL`), answering our JSON
+//!   `403 cross_origin`. It wraps the whole router, so the JSON API, the server functions
+//!   under `/sf/` and the no-JS forms are covered alike.
+//! - [`content_security_policy`]: the page's CSP, with the per-response nonce that
+//!   leptos_axum generates and puts on every inline script it emits.
+
+use super::{error::Error, net::PublicOrigin};
+use axum::{
+    body::Body,
+    http::{HeaderName, HeaderValue, Response, header},
+    response::IntoResponse,
+};
+use tower_http::{
+    csrf::{CsrfLayer, ProtectionError},
+    set_header::SetResponseHeaderLayer,
+};
+
+/// Refuses state-changing requests from other sites with `403 cross_origin`.
+pub fn csrf_layer(
+    public_origin: Option<&PublicOrigin>,
+) -> anyhow::Result<CsrfLayer<impl FnMut(ProtectionError) -> Response<Body> + Clone + use<>>> {
+    let mut layer = CsrfLayer::new();
+    if let Some(origin) = public_origin {
+        layer = layer
+            .add_trusted_origin(origin.as_str())
+            .map_err(|e| anyhow::anyhow!("CHAT_PUBLIC_URL {origin}: {e:?}"))?;
+    }
+    Ok(layer.with_rejection_response(|_: ProtectionError| Error::CrossOrigin.into_response()))
+}
+
+/// `X-Content-Type-Options` and `Referrer-Policy`, on every response.
+pub fn header_layers() -> [SetResponseHeaderLayer<HeaderValue>; 2] {
+    [
+        SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ),
+    ]
+}
+
+/// The Content-Security-Policy of a page whose inline scripts carry `nonce`.
+///
+/// Scripts: this origin and the nonce, never `'unsafe-inline'`; `'wasm-unsafe-eval'`
+/// because Chromium refuses to compile WebAssembly under a `script-src` without it.
+/// `img-src data:` is for the inline favicon. Under `cargo leptos watch`, the live-reload
+/// socket is allowed too.
+pub fn content_security_policy(nonce: &str) -> String {
+    let reload = if std::env::var_os("LEPTOS_WATCH").is_some() {
+        " ws: wss:"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sets the page's CSP on the response being rendered, from the nonce in context.
+pub fn set_page_policy() {
+    use leptos::prelude::use_context;
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        response.insert_header(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_scripts_only_from_here_or_with_the_nonce() {
+        let csp = content_security_policy("abc123");
+        let script = csp
+            .split("; ")
+            .find(|d| d.starts_with("script-src"))
+            .unwrap();
+        assert_eq!(
+            script,
+            "script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval'"
+        );
+        assert!(!csp.contains("unsafe-inline"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+    }
+}
