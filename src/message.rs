@@ -405,4 +405,70 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<ChatMessage>(&json).unwrap(), message);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_string_is_a_room_or_invalid_room_and_rooms_round_trip(raw in "\\PC{0,40}|[a-z0-9_-]{0,34}") {
+                if let Ok(room) = RoomName::parse(&raw) {
+                    prop_assert_eq!(room.as_str(), raw.as_str());
+                    prop_assert!(raw.len() <= RoomName::MAX_LEN);
+                    let json = serde_json::to_string(&room).unwrap();
+                    prop_assert_eq!(serde_json::from_str::<RoomName>(&json).unwrap(), room);
+                }
+            }
+
+            #[test]
+            fn any_string_is_a_name_or_invalid_name_and_names_are_trimmed(raw in "\\PC{0,40}") {
+                if let Ok(name) = DisplayName::parse(&raw) {
+                    prop_assert_eq!(name.as_str(), raw.trim());
+                    prop_assert!((1..=DisplayName::MAX_CHARS).contains(&name.as_str().chars().count()));
+                    prop_assert!(!name.as_str().chars().any(char::is_control));
+                    prop_assert!(name.same_name(&DisplayName::parse(&name.canonical()).unwrap_or(name.clone())));
+                }
+            }
+
+            #[test]
+            fn text_is_kept_as_sent_and_bounded_as_sent(raw in "\\PC{0,2100}|\\s{0,10}") {
+                match MessageText::parse(&raw) {
+                    Ok(text) => {
+                        prop_assert_eq!(text.as_str(), raw.as_str());
+                        prop_assert!(raw.chars().count() <= MessageText::MAX_CHARS);
+                        prop_assert!(!raw.trim().is_empty());
+                    }
+                    Err(_) => prop_assert!(raw.trim().is_empty() || raw.chars().count() > MessageText::MAX_CHARS),
+                }
+            }
+
+            #[test]
+            fn any_string_is_an_id_or_invalid_and_ids_round_trip(raw in "\\PC{0,44}|[0-9]{1,21}-[0-9]{1,21}") {
+                if let Ok(id) = raw.parse::<MessageId>() {
+                    prop_assert_eq!(id.to_string().parse::<MessageId>().unwrap(), id);
+                }
+            }
+
+            #[test]
+            fn ids_order_as_their_numbers(a in any::<(u64, u64)>(), b in any::<(u64, u64)>()) {
+                let (x, y) = (MessageId::new(a.0, a.1), MessageId::new(b.0, b.1));
+                prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+                prop_assert_eq!(x.to_string().parse::<MessageId>().unwrap(), x);
+            }
+
+            #[test]
+            fn any_timestamp_formats_as_rfc3339(ms in 0u64..253_402_300_800_000) {
+                let formatted = rfc3339_millis(ms);
+                prop_assert_eq!(formatted.len(), 24);
+                prop_assert!(formatted.ends_with('Z'));
+            }
+
+            #[test]
+            fn any_json_is_a_message_or_an_error_never_a_panic(raw in "\\PC{0,200}") {
+                let _ = serde_json::from_str::<ChatMessage>(&raw);
+                let _ = serde_json::from_str::<Resync>(&raw);
+            }
+        }
+    }
 }

@@ -352,8 +352,9 @@ impl EventReader {
             let chunk = tokio::time::timeout_at(deadline, self.body.next())
                 .await
                 .ok()??;
+            // A connection cut mid-chunk (a killed node) ends the stream, as in a browser.
             self.buffer
-                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+                .push_str(std::str::from_utf8(&chunk.ok()?).unwrap());
         }
     }
 
