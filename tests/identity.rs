@@ -24,6 +24,7 @@ contract!(
     metrics_answer_only_loopback_or_the_token,
     form_bodies_are_limited_like_api_bodies,
     a_form_sign_in_with_a_taken_name_comes_back_with_the_reason,
+    past_the_room_limit_the_least_active_room_is_forgotten,
 );
 
 /// A client without a cookie store that sends exactly `cookie`.
@@ -469,4 +470,73 @@ async fn a_form_sign_in_with_a_taken_name_comes_back_with_the_reason(kind: Broke
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("That name is taken"), "{html}");
     assert!(html.contains(r#"value="Alice""#), "{html}");
+}
+
+async fn past_the_room_limit_the_least_active_room_is_forgotten(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| c.max_rooms = 2).await;
+    let ann = app.signed_in("ann").await;
+    for room in ["first", "second", "first", "third"] {
+        app.say(&ann, room, &format!("in {room}")).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    let listed: Vec<String> = app
+        .rooms()
+        .await
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    assert_eq!(listed, ["third", "first", "everyone"]);
+    assert!(
+        app.history("second", "").await.is_empty(),
+        "its history is gone"
+    );
+    assert_eq!(
+        texts(&app.history("first", "").await),
+        ["in first", "in first"]
+    );
+
+    if let Some(url) = &app.config.redis_url {
+        let mut redis = ::redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let prefix = &app.config.redis_prefix;
+        let exists: bool = ::redis::cmd("EXISTS")
+            .arg(format!("{prefix}:room:second:log"))
+            .query(&mut redis)
+            .unwrap();
+        assert!(
+            !exists,
+            "the forgotten room's Stream is deleted, not left behind"
+        );
+        let ttl: i64 = ::redis::cmd("PTTL")
+            .arg(format!("{prefix}:room:third:log"))
+            .query(&mut redis)
+            .unwrap();
+        assert!(
+            ttl > 0,
+            "a room's Stream expires when the room goes idle: PTTL {ttl}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_address_are_not_served_on_the_main_one() {
+    let metrics = format!("127.0.0.1:{}", common::free_port());
+    let node =
+        common::NodeProcess::start_with(&[("CHAT_SECRET", "ops"), ("CHAT_METRICS_ADDR", &metrics)])
+            .await;
+    let main = reqwest::get(node.url("/metrics")).await.unwrap();
+    assert_eq!(main.status(), StatusCode::NOT_FOUND);
+    let own = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert!(
+        own.text()
+            .await
+            .unwrap()
+            .contains("chat_messages_published_total")
+    );
 }

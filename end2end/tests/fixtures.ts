@@ -1,6 +1,13 @@
 // Real servers for the specs: the release binary built by `cargo leptos build
 // --release`, on free ports, on a real Redis under a key prefix of the test's own.
-import { test as base, expect, type Page, type BrowserContext, request } from '@playwright/test';
+import {
+  test as base,
+  expect,
+  type APIRequestContext,
+  type Page,
+  type BrowserContext,
+  request,
+} from '@playwright/test';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
@@ -105,11 +112,21 @@ export class Chat {
 /** Panics the WASM printed in any page this test opened with `openRoom`. */
 const panics: string[] = [];
 
+/**
+ * The sessions of this test, by name. A name is held by one session at a time, so a
+ * test that posts as `ann` through the API and opens a browser as `ann` shares one
+ * session between them, as one person on two devices would sign in once per device.
+ */
+const sessions = new Map<string, APIRequestContext>();
+const ownContexts: APIRequestContext[] = [];
+
 export const test = base.extend<{ chat: Chat }>({
   chat: async ({}, use) => {
     panics.length = 0;
+    sessions.clear();
     const chat = new Chat();
     await use(chat);
+    await Promise.all(ownContexts.splice(0).map((api) => api.dispose()));
     await chat.close();
     expect(panics, 'the client panicked').toEqual([]);
   },
@@ -117,21 +134,39 @@ export const test = base.extend<{ chat: Chat }>({
 
 export { expect };
 
-/** Signs a browser context in through the API; the page shares its cookies. */
+/** Signs a browser context in through the API (the page shares its cookies), or hands it
+ * the session this test already holds for that name. */
 export async function signIn(context: BrowserContext, node: ChatNode, name: string): Promise<void> {
+  const existing = sessions.get(name);
+  if (existing) {
+    await context.addCookies((await existing.storageState()).cookies);
+    return;
+  }
   const response = await context.request.post(`${node.url}/api/session`, { data: { name } });
   expect(response.status()).toBe(200);
+  sessions.set(name, context.request);
+}
+
+/** The API session of `name` in this test, signing in on `node` the first time. */
+async function apiAs(node: ChatNode, name: string): Promise<APIRequestContext> {
+  let api = sessions.get(name);
+  if (!api) {
+    api = await request.newContext();
+    ownContexts.push(api);
+    const response = await api.post(`${node.url}/api/session`, { data: { name } });
+    expect(response.status(), `signing in as ${name}`).toBe(200);
+    sessions.set(name, api);
+  }
+  return api;
 }
 
 /** Posts as `name` through the JSON API, from outside any browser. */
 export async function postAs(node: ChatNode, name: string, room: string, texts: string[]): Promise<void> {
-  const api = await request.newContext({ baseURL: node.url });
-  expect((await api.post('/api/session', { data: { name } })).status()).toBe(200);
+  const api = await apiAs(node, name);
   for (const text of texts) {
-    const response = await api.post(`/api/rooms/${room}/messages`, { data: { text } });
+    const response = await api.post(`${node.url}/api/rooms/${room}/messages`, { data: { text } });
     expect(response.status(), text).toBe(201);
   }
-  await api.dispose();
 }
 
 /** Opens a room and waits until it is live: hydrated, with its stream open. */

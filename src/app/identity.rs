@@ -44,9 +44,27 @@ pub fn Avatar(name: DisplayName) -> impl IntoView {
 
 /// The signed-in person in the header: avatar and name, and behind them (a `<details>`,
 /// so it opens without JavaScript too) a form to change the name and one to sign out.
+///
+/// It reads the name from the session context rather than taking it as a prop, and its
+/// parent mounts it once (`<Show>`), so a change of name updates the text in place
+/// instead of rebuilding the forms inside (which tachys 0.2 cannot do for a `prop:`
+/// binding: it panics).
 #[component]
-pub fn Identity(name: DisplayName) -> impl IntoView {
+pub fn Identity() -> impl IntoView {
     let session = expect_context::<SessionContext>();
+    let name = Memo::new(move |_| session.name());
+    let label = move || name.get().map_or_else(String::new, |n| n.to_string());
+    // The menu closes once the name has changed.
+    let menu = NodeRef::<leptos::html::Details>::new();
+    Effect::new(move |previous: Option<Option<DisplayName>>| {
+        let current = name.get();
+        if previous.is_some_and(|previous| previous != current)
+            && let Some(menu) = menu.get_untracked()
+        {
+            let _ = menu.remove_attribute("open");
+        }
+        current
+    });
     let sign_out = move |event: ev::SubmitEvent| {
         event.prevent_default();
         spawn_local(async move {
@@ -56,17 +74,16 @@ pub fn Identity(name: DisplayName) -> impl IntoView {
         });
     };
     view! {
-        <details class="identity">
-            <summary aria-label=format!("Signed in as {name}. Account")>
-                <Avatar name=name.clone() />
-                <span class="me">{name.to_string()}</span>
+        <details class="identity" node_ref=menu>
+            <summary aria-label=move || format!("Signed in as {}. Account", label())>
+                <span class=move || name.get().map_or_else(String::new, |n| format!("avatar hue-{}", hue(&n)))
+                    aria-hidden="true">
+                    {move || name.get().map(|n| initials(&n))}
+                </span>
+                <span class="me">{label}</span>
             </summary>
             <div class="identity-menu">
-                <SignInForm
-                    prompt="Change your name"
-                    button="Change"
-                    initial=name.to_string()
-                />
+                <SignInForm prompt="Change your name" button="Change" initial=label() />
                 <form method="post" action=SignOut::url() on:submit=sign_out>
                     <button type="submit" class="secondary">"Sign out"</button>
                 </form>

@@ -19,15 +19,17 @@ pub fn Lobby() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let _ = session.whoami.await;
-                    match session.name() {
-                        Some(name) => view! {
+                    let name = move || session.name().map(|n| n.to_string()).unwrap_or_default();
+                    view! {
+                        <Show
+                            when=move || session.name().is_some()
+                            fallback=|| view! { <SignInForm prompt="Pick a name to chat under" /> }
+                        >
                             <div class="greeting-row">
-                                <p class="greeting">"Hello, " <strong>{name.to_string()}</strong> "."</p>
-                                <Identity name />
+                                <p class="greeting">"Hello, " <strong>{name}</strong> "."</p>
+                                <Identity />
                             </div>
-                        }
-                        .into_any(),
-                        None => view! { <SignInForm prompt="Pick a name to chat under" /> }.into_any(),
+                        </Show>
                     }
                 })}
             </Suspense>

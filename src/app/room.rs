@@ -83,7 +83,11 @@ fn Room(room: RoomName) -> impl IntoView {
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
                             let _ = session.whoami.await;
-                            session.name().map(|name| view! { <Identity name /> })
+                            view! {
+                                <Show when=move || session.name().is_some()>
+                                    <Identity />
+                                </Show>
+                            }
                         })}
                     </Suspense>
                 </header>
@@ -104,14 +108,18 @@ fn Room(room: RoomName) -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || { let room = composer_room.clone(); Suspend::new(async move {
                         let _ = session.whoami.await;
-                        match session.name() {
-                            Some(_) => view! { <Composer room=room.clone() on_sent=add /> }.into_any(),
-                            None => view! {
-                                <div class="composer signed-out">
-                                    <SignInForm prompt="Pick a name to join the conversation" />
-                                </div>
-                            }
-                            .into_any(),
+                        // Mounted once per sign-in, not rebuilt on a change of name.
+                        view! {
+                            <Show
+                                when=move || session.name().is_some()
+                                fallback=|| view! {
+                                    <div class="composer signed-out">
+                                        <SignInForm prompt="Pick a name to join the conversation" />
+                                    </div>
+                                }
+                            >
+                                <Composer room=room.clone() on_sent=add />
+                            </Show>
                         }
                     })}}
                 </Suspense>

@@ -6,6 +6,7 @@
 
 mod http;
 mod server;
+mod soak;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -103,6 +104,18 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
+    /// S streams held for a long time while posts flow at R per second: resident memory
+    /// every `every` seconds, which should stay flat after the first minute.
+    Soak {
+        #[arg(long, default_value_t = 10_000)]
+        streams: usize,
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30)]
+        every: u64,
+    },
     /// A short run of every scenario, failing on any loss or duplicate (used by the tests).
     Smoke,
 }
@@ -134,6 +147,17 @@ async fn main() -> anyhow::Result<()> {
             messages,
         } => bench.page(requests, concurrency, messages).await?,
         Scenario::Start { runs } => bench.start_up(runs).await?,
+        Scenario::Soak {
+            streams,
+            seconds,
+            rate,
+            every,
+        } => {
+            let every = Duration::from_secs(every.max(1));
+            bench
+                .soak(streams, Duration::from_secs(seconds), rate, every)
+                .await?
+        }
         Scenario::Smoke => {
             bench.fanout(50, 20, 200.0).await?.print();
             bench.rooms(10, 3, 5).await?;
@@ -141,6 +165,9 @@ async fn main() -> anyhow::Result<()> {
             bench.post(4, 200, 5).await?;
             bench.page(100, 4, 60).await?;
             bench.start_up(2).await?;
+            bench
+                .soak(20, Duration::from_secs(2), 20.0, Duration::from_secs(1))
+                .await?;
             println!("smoke: ok");
         }
     }

@@ -54,8 +54,11 @@ impl Server {
             .env("CHAT_SECRET", "chat-bench")
             .env("CHAT_REDIS_PREFIX", &prefix)
             .env("RUST_LOG", "warn")
-            // The bench posts far faster than any person may.
+            // The bench posts far faster than any person may, and every one of its
+            // thousands of clients comes from 127.0.0.1.
             .env("CHAT_POST_RATE", "0")
+            .env("CHAT_SIGNIN_RATE", "0")
+            .env("CHAT_MAX_STREAMS_PER_CLIENT", "0")
             .env_remove("REDIS_URL")
             .stdin(Stdio::null());
         if let Some(url) = &launch.redis_url {
