@@ -1,4 +1,4 @@
-import { test, expect, signIn, postAs, openRoom, messageTexts, connection } from './fixtures';
+import { test, expect, signIn, postAs, openRoom, messageTexts, connection, Front } from './fixtures';
 
 test('two people chat live, each message shown once', async ({ browser, chat }) => {
   const node = await chat.node();
@@ -207,4 +207,50 @@ test.describe('screenshots', () => {
     await page.screenshot({ path: testInfo.outputPath('room-dark.png') });
     await testInfo.attach('room-dark', { path: testInfo.outputPath('room-dark.png'), contentType: 'image/png' });
   });
+});
+
+test('a node killed with kill -9 mid-conversation: its browsers move to the other and miss nothing', async ({ browser, chat }) => {
+  const a = await chat.node();
+  const b = await chat.node();
+  // Browsers reach the chat through a front that prefers node A.
+  const front = await Front.start([a, b]);
+  try {
+    const alice = await (await browser.newContext()).newPage();
+    const bob = await (await browser.newContext()).newPage();
+    await signIn(alice.context(), front, 'alice');
+    await signIn(bob.context(), front, 'bob');
+    await openRoom(alice, front, 'ops');
+    await openRoom(bob, front, 'ops');
+
+    const say = async (page: typeof alice, text: string) => {
+      await page.getByRole('textbox', { name: 'Message' }).fill(text);
+      await page.getByRole('textbox', { name: 'Message' }).press('Enter');
+      await expect(page.getByRole('textbox', { name: 'Message' })).toHaveValue('');
+    };
+    const sent: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await say(alice, `alice ${i}`);
+      await say(bob, `bob ${i}`);
+      sent.push(`alice ${i}`, `bob ${i}`);
+    }
+    await expect(messageTexts(alice)).toHaveText(sent);
+
+    // Node A dies without closing anything; meanwhile others go on talking through B.
+    await a.kill();
+    await postAs(b, 'carol', 'ops', ['carol while a is down 1', 'carol while a is down 2']);
+    sent.push('carol while a is down 1', 'carol while a is down 2');
+
+    // Both browsers reconnect through the front, now to B, and resume with their
+    // Last-Event-ID: every message, once, in order, and they can post again.
+    for (const page of [alice, bob]) {
+      await expect(connection(page)).toHaveText('live', { timeout: 10_000 });
+    }
+    await say(alice, 'alice after');
+    await say(bob, 'bob after');
+    sent.push('alice after', 'bob after');
+    await expect(messageTexts(alice)).toHaveText(sent, { timeout: 5_000 });
+    await expect(messageTexts(bob)).toHaveText(sent, { timeout: 5_000 });
+  } finally {
+    await front.close();
+  }
 });

@@ -74,6 +74,16 @@ export class ChatNode {
     }
   }
 
+  /** Kills the process with SIGKILL, as a crash would, and waits for it to exit. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
   /** Stops the process as SIGTERM does, and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.process;
@@ -82,6 +92,65 @@ export class ChatNode {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
+  }
+}
+
+/**
+ * A TCP front for several nodes, as a load balancer is: each new connection goes to the
+ * first node that accepts it, so when one dies, browsers reconnect to the next.
+ */
+export class Front {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(
+    readonly port: number,
+    private readonly nodes: ChatNode[],
+  ) {
+    this.server = net.createServer((client) => this.forward(client, 0));
+  }
+
+  static async start(nodes: ChatNode[]): Promise<Front> {
+    const front = new Front(await freePort(), nodes);
+    await new Promise<void>((resolve) => front.server.listen(front.port, '127.0.0.1', resolve));
+    return front;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private forward(client: net.Socket, index: number): void {
+    const node = this.nodes[index];
+    if (!node) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(node.port, '127.0.0.1');
+    let connected = false;
+    upstream.once('error', () => {
+      // Refused (the node is down): try the next one. Cut later: the client sees it cut.
+      if (connected) client.destroy();
+      else this.forward(client, index + 1);
+    });
+    upstream.once('connect', () => {
+      connected = true;
+      this.sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.once('close', close).once('error', close);
+      upstream.once('close', close);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
   }
 }
 
@@ -134,9 +203,12 @@ export const test = base.extend<{ chat: Chat }>({
 
 export { expect };
 
+/** Where browsers reach the chat: a node, or a front for several. */
+export type Site = { readonly url: string };
+
 /** Signs a browser context in through the API (the page shares its cookies), or hands it
  * the session this test already holds for that name. */
-export async function signIn(context: BrowserContext, node: ChatNode, name: string): Promise<void> {
+export async function signIn(context: BrowserContext, node: Site, name: string): Promise<void> {
   const existing = sessions.get(name);
   if (existing) {
     await context.addCookies((await existing.storageState()).cookies);
@@ -148,7 +220,7 @@ export async function signIn(context: BrowserContext, node: ChatNode, name: stri
 }
 
 /** The API session of `name` in this test, signing in on `node` the first time. */
-async function apiAs(node: ChatNode, name: string): Promise<APIRequestContext> {
+async function apiAs(node: Site, name: string): Promise<APIRequestContext> {
   let api = sessions.get(name);
   if (!api) {
     api = await request.newContext();
@@ -161,7 +233,7 @@ async function apiAs(node: ChatNode, name: string): Promise<APIRequestContext> {
 }
 
 /** Posts as `name` through the JSON API, from outside any browser. */
-export async function postAs(node: ChatNode, name: string, room: string, texts: string[]): Promise<void> {
+export async function postAs(node: Site, name: string, room: string, texts: string[]): Promise<void> {
   const api = await apiAs(node, name);
   for (const text of texts) {
     const response = await api.post(`${node.url}/api/rooms/${room}/messages`, { data: { text } });
@@ -170,7 +242,7 @@ export async function postAs(node: ChatNode, name: string, room: string, texts: 
 }
 
 /** Opens a room and waits until it is live: hydrated, with its stream open. */
-export async function openRoom(page: Page, node: ChatNode, room: string): Promise<void> {
+export async function openRoom(page: Page, node: Site, room: string): Promise<void> {
   page.on('console', (message) => {
     if (message.text().includes('panicked')) panics.push(message.text());
   });

@@ -42,7 +42,7 @@ impl FormError {
 }
 
 /// The signed-in guest's name, if the session still holds it. Rendering a page counts as
-/// use: the hold is extended, and the cookie gets a fresh `Max-Age`.
+/// use: the hold is extended, and the cookie is renewed when that is due.
 #[server(prefix = "/sf", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
     let state = ssr::state()?;
@@ -51,9 +51,10 @@ pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
         .await
         .map_err(ssr::error)?;
     Ok(session.map(|session| {
-        let cookie = crate::server::session::cookie_header(&state.cookie, &session.0);
-        expect_context::<leptos_axum::ResponseOptions>()
-            .append_header(axum::http::header::SET_COOKIE, cookie);
+        if let Some(cookie) = crate::server::session::renewal_header(&state.cookie, &session.0) {
+            expect_context::<leptos_axum::ResponseOptions>()
+                .append_header(axum::http::header::SET_COOKIE, cookie);
+        }
         session.0.name
     }))
 }

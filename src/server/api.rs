@@ -4,15 +4,11 @@ use super::{
     broker::{NewMessage, Published},
     error::{Error, Result},
     extract::{ApiJson, ApiQuery, RoomPath},
-    session::{Claimed, Token, cookie_header},
+    session::{Claimed, Token, renewal_header, with_cookie},
     state::AppState,
 };
 use crate::message::{ChatMessage, MessageId, MessageText, RoomName, RoomSummary};
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderValue, StatusCode, header},
-};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use serde::Deserialize;
 
 pub const DEFAULT_PAGE: usize = 50;
@@ -28,24 +24,19 @@ pub struct PostBody {
 /// `POST /api/rooms/{room}/messages`: `201` with the new message, or `200` with the
 /// first one when the session repeats a `client_id`. The session's hold on its name is
 /// checked by the broker in the same step that stores; since posting extends the hold,
-/// the answer renews the cookie's lifetime too.
+/// the answer renews the cookie too, when that is due.
 pub async fn post_message(
     State(state): State<AppState>,
     RoomPath(room): RoomPath,
     Claimed(token): Claimed,
     ApiJson(body): ApiJson<PostBody>,
-) -> Result<(
-    StatusCode,
-    [(header::HeaderName, HeaderValue); 1],
-    Json<ChatMessage>,
-)> {
-    let cookie = [(header::SET_COOKIE, cookie_header(&state.cookie, &token))];
-    Ok(
-        match publish(&state, token, room, &body.text, body.client_id).await? {
-            Published::New(message) => (StatusCode::CREATED, cookie, Json(message)),
-            Published::Repeat(message) => (StatusCode::OK, cookie, Json(message)),
-        },
-    )
+) -> Result<Response> {
+    let renewal = renewal_header(&state.cookie, &token);
+    let answer = match publish(&state, token, room, &body.text, body.client_id).await? {
+        Published::New(message) => (StatusCode::CREATED, Json(message)),
+        Published::Repeat(message) => (StatusCode::OK, Json(message)),
+    };
+    Ok(with_cookie(answer, renewal))
 }
 
 /// Validates and publishes a post: the one path for the JSON API and the no-JS form.

@@ -1,6 +1,6 @@
 //! Guest identity: a display name in a signed, HttpOnly cookie, held by one session.
 //!
-//! The cookie is signed with HMAC-SHA256 (axum-extra's signed jar) under a key derived
+//! The cookie is signed with HMAC-SHA256 (the `cookie` crate's signed jar) under a key derived
 //! from `CHAT_SECRET`, so every node with the same secret accepts every other node's
 //! sessions. A signature proves only that some node issued the token; the name belongs
 //! to the session whose id the broker's hold carries ([`super::broker::Broker::holds`]).
@@ -23,13 +23,10 @@ use crate::message::{DisplayName, SessionInfo};
 use axum::{
     extract::{FromRef, FromRequestParts, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
-    response::IntoResponse,
-};
-use axum_extra::extract::{
-    SignedCookieJar,
-    cookie::{Cookie, Key, SameSite},
+    response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use cookie::{Cookie, CookieJar, Key, SameSite};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
@@ -70,6 +67,16 @@ pub struct Token {
     #[serde(rename = "sid")]
     pub id: String,
     pub name: DisplayName,
+    /// When this cookie was issued (seconds since the epoch), so that it is renewed
+    /// about daily rather than on every request (tokens from before it read as 0).
+    #[serde(rename = "iat", default)]
+    pub issued: u64,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Token {
@@ -79,7 +86,21 @@ impl Token {
         Self {
             id: URL_SAFE_NO_PAD.encode(bytes),
             name,
+            issued: now_secs(),
         }
+    }
+
+    /// The same session in a cookie issued now, if this one is old enough to renew: past
+    /// half its lifetime, or a day, whichever comes first. Use extends the hold, and
+    /// renewing the cookie with it keeps a person who keeps chatting signed in, at the
+    /// cost of one HMAC a day rather than one per request.
+    pub fn renewed(&self, settings: &CookieSettings) -> Option<Token> {
+        let every = (settings.max_age_secs as u64 / 2).clamp(1, 86_400);
+        let now = now_secs();
+        (now.saturating_sub(self.issued) >= every).then(|| Token {
+            issued: now,
+            ..self.clone()
+        })
     }
 
     fn encode(&self) -> String {
@@ -91,9 +112,25 @@ impl Token {
     }
 
     /// Reads and verifies the signature of the session cookie in `headers`, if any.
+    ///
+    /// One HMAC: axum-extra's `SignedCookieJar::from_headers` verifies every cookie,
+    /// signs it again to store it and verifies it once more on `get`, three HMACs per
+    /// cookie, which callgrind showed as the largest cost of a post (BENCHMARKS.md).
+    /// Every cookie of that name is tried (one HMAC each), so that a cookie of the same
+    /// name set by a sibling domain cannot shadow the real one.
     pub fn from_headers(headers: &HeaderMap, key: &Key) -> Option<Self> {
-        let jar = SignedCookieJar::from_headers(headers, key.clone());
-        Self::decode(jar.get(COOKIE_NAME)?.value())
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| Cookie::parse_encoded(pair.trim().to_owned()).ok())
+            .filter(|cookie| cookie.name() == COOKIE_NAME)
+            .find_map(|cookie| {
+                let mut jar = CookieJar::new();
+                jar.add_original(cookie);
+                Self::decode(jar.signed(key).get(COOKIE_NAME)?.value())
+            })
     }
 
     pub fn holder(&self) -> Holder {
@@ -168,18 +205,24 @@ fn session_cookie(settings: &CookieSettings, value: String, max_age_secs: i64) -
 
 /// The `Set-Cookie` value that carries `token`, with a fresh `Max-Age`.
 pub fn cookie_header(settings: &CookieSettings, token: &Token) -> HeaderValue {
-    let response = SignedCookieJar::new(settings.key.clone())
-        .add(session_cookie(
-            settings,
-            token.encode(),
-            settings.max_age_secs,
-        ))
-        .into_response();
-    response
-        .headers()
-        .get(header::SET_COOKIE)
-        .expect("a jar with one added cookie sets it")
-        .clone()
+    let mut jar = CookieJar::new();
+    jar.signed_mut(&settings.key).add(session_cookie(
+        settings,
+        token.encode(),
+        settings.max_age_secs,
+    ));
+    let cookie = jar
+        .get(COOKIE_NAME)
+        .expect("the jar holds the cookie just added");
+    HeaderValue::from_str(&cookie.encoded().to_string())
+        .expect("a percent-encoded cookie is a valid header value")
+}
+
+/// `Set-Cookie` with a renewed cookie for `token`, if it is due (see [`Token::renewed`]).
+pub fn renewal_header(settings: &CookieSettings, token: &Token) -> Option<HeaderValue> {
+    token
+        .renewed(settings)
+        .map(|renewed| cookie_header(settings, &renewed))
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
@@ -210,6 +253,7 @@ pub async fn sign_in_as(
         Some(previous) => Token {
             id: previous.id.clone(),
             name,
+            issued: now_secs(),
         },
         None => Token::new(name),
     };
@@ -254,13 +298,19 @@ pub async fn sign_in(
     ))
 }
 
-/// `GET /api/session`: reading it is use, so the cookie's lifetime is renewed.
-pub async fn current(State(state): State<AppState>, Session(token): Session) -> impl IntoResponse {
-    let cookie = cookie_header(&state.cookie, &token);
-    (
-        [(header::SET_COOKIE, cookie)],
-        axum::Json(SessionInfo { name: token.name }),
-    )
+/// `GET /api/session`: reading it is use, so the cookie is renewed when due.
+pub async fn current(State(state): State<AppState>, Session(token): Session) -> Response {
+    let renewal = renewal_header(&state.cookie, &token);
+    with_cookie(axum::Json(SessionInfo { name: token.name }), renewal)
+}
+
+/// A response with `Set-Cookie: cookie`, when there is one.
+pub fn with_cookie(response: impl IntoResponse, cookie: Option<HeaderValue>) -> Response {
+    let mut response = response.into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// `DELETE /api/session`: always answers with a removal cookie, whether or not the
@@ -316,5 +366,46 @@ mod tests {
             Some(token)
         );
         assert_eq!(Token::from_headers(&headers, &key_from_secret("two")), None);
+        // Among other cookies, with a forged one of the same name before or after it.
+        for crowd in [
+            format!("a=1; chat_session=forged; {pair}; b=2"),
+            format!("{pair}; chat_session=forged"),
+        ] {
+            let mut crowded = HeaderMap::new();
+            crowded.insert(header::COOKIE, crowd.parse().unwrap());
+            assert_eq!(
+                Token::from_headers(&crowded, &key_from_secret("one")).map(|t| t.name),
+                Some(DisplayName::parse("mason").unwrap()),
+                "{crowd}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cookie_is_renewed_after_half_its_life_or_a_day() {
+        let settings = CookieSettings {
+            max_age_secs: 30 * 86_400,
+            ..settings("one")
+        };
+        let fresh = Token::new(DisplayName::parse("mason").unwrap());
+        assert_eq!(fresh.renewed(&settings), None);
+        let day_old = Token {
+            issued: fresh.issued - 86_400,
+            ..fresh.clone()
+        };
+        let renewed = day_old.renewed(&settings).unwrap();
+        assert_eq!(
+            (renewed.id, renewed.issued),
+            (fresh.id.clone(), fresh.issued)
+        );
+        let short = CookieSettings {
+            max_age_secs: 2,
+            ..settings
+        };
+        let second_old = Token {
+            issued: fresh.issued - 1,
+            ..fresh
+        };
+        assert!(second_old.renewed(&short).is_some());
     }
 }
