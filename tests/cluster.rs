@@ -240,3 +240,31 @@ async fn a_node_killed_mid_conversation_loses_no_accepted_post() {
 
     assert_eq!(received, accepted, "every accepted post, once, in order");
 }
+
+#[tokio::test]
+async fn two_nodes_share_one_sign_in_limit_per_client_address() {
+    let redis = RedisServer::start();
+    let (a, b) = two_nodes(&redis, &[("CHAT_SIGNIN_RATE", "3")]).await;
+    let sign_in_from = |node: &NodeProcess, address: &str, name: &str| {
+        common::browser()
+            .post(node.url("/api/session"))
+            .header("x-forwarded-for", address)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+    };
+    for (node, name) in [(&a, "one"), (&b, "two"), (&a, "three")] {
+        let response = sign_in_from(node, "203.0.113.9", name).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+    }
+    for node in [&a, &b] {
+        let limited = sign_in_from(node, "203.0.113.9", "four").await.unwrap();
+        assert_eq!(
+            limited.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            node.base
+        );
+    }
+    let elsewhere = sign_in_from(&b, "198.51.100.9", "four").await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+}

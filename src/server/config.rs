@@ -54,7 +54,8 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub post_burst: u32,
 
-    /// Sign-ins per minute from one client address; 0 turns the limit off.
+    /// Sign-ins per minute from one client address, on all nodes together; 0 turns the
+    /// limit off.
     #[arg(long, env = "CHAT_SIGNIN_RATE", default_value_t = 10.0, value_parser = rate(0.01, 100_000.0))]
     pub signin_rate: f64,
 

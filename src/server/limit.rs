@@ -1,8 +1,8 @@
 //! Flood protection in process: a GCRA limit per key, from `governor`.
 //!
-//! Used for signing in (per client address, on each node) and for posting on the
-//! memory broker (per name). On Redis, posting is limited by the publish script instead,
-//! so that every node shares one limit per name (see `broker/redis.rs`).
+//! The memory broker's limits: signing in (per client address) and posting (per name).
+//! On Redis the same limits are GCRA in the claim and publish scripts instead, so that
+//! every node shares them (see `broker/redis.rs`).
 
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,

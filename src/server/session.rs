@@ -15,7 +15,6 @@ use super::{
     broker::{Claim, Holder},
     error::{Error, Result},
     extract::ApiJson,
-    limit::retry_after_secs,
     net::ClientAddr,
     state::AppState,
 };
@@ -241,12 +240,6 @@ pub async fn sign_in_as(
     client: ClientAddr,
     raw_name: &str,
 ) -> Result<(Token, HeaderValue)> {
-    state
-        .signin_limit
-        .check(&client.0)
-        .map_err(|wait| Error::RateLimited {
-            retry_after_secs: retry_after_secs(wait),
-        })?;
     let name = DisplayName::parse(raw_name)?;
     let previous = Token::from_headers(headers, &state.cookie.key);
     let token = match &previous {
@@ -260,7 +253,7 @@ pub async fn sign_in_as(
     let previous_name = previous.as_ref().map(|t| &t.name);
     match state
         .broker
-        .claim_name(&token.holder(), previous_name)
+        .claim_name(&token.holder(), previous_name, client.0)
         .await?
     {
         Claim::Granted => {

@@ -4,7 +4,6 @@ use super::{
     broker::{Broker, Limits, memory::MemoryBroker, redis::RedisBroker},
     config::Config,
     hub::Hub,
-    limit::KeyedLimit,
     net::{PublicOrigin, StreamCounter, TrustedProxies},
     session::{self, CookieSettings},
 };
@@ -12,7 +11,6 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::{
-    net::IpAddr,
     sync::{Arc, OnceLock},
     time::Duration,
 };
@@ -27,8 +25,6 @@ pub struct AppState {
     /// stop on it. SSE streams end when `serve` closes the hub.
     pub shutdown: CancellationToken,
     pub keepalive: Duration,
-    /// Sign-ins per client address, on this node.
-    pub signin_limit: Arc<KeyedLimit<IpAddr>>,
     /// Open streams per client address, on this node.
     pub streams: Arc<StreamCounter>,
     pub trusted_proxies: Arc<TrustedProxies>,
@@ -82,8 +78,6 @@ impl AppState {
             (None, Some(token)) => MetricsAccess::Token(token.as_str().into()),
             (None, None) => MetricsAccess::Loopback,
         };
-        // The burst is a minute's worth: ten sign-ins at once, then one every six seconds.
-        let signin_burst = config.signin_rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
         Ok(Self {
             broker,
             cookie: CookieSettings {
@@ -97,7 +91,6 @@ impl AppState {
             leptos_options,
             shutdown,
             keepalive: config.keepalive(),
-            signin_limit: Arc::new(KeyedLimit::new(config.signin_rate / 60.0, signin_burst)),
             streams: StreamCounter::new(config.max_streams_per_client),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             public_origin: config.public_url.clone(),

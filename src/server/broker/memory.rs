@@ -16,6 +16,7 @@ use crate::{
 use async_trait::async_trait;
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
+    net::IpAddr,
     sync::{Arc, Mutex},
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
@@ -33,6 +34,8 @@ pub struct MemoryBroker {
     limits: Limits,
     /// Posts per name. Checked under the state lock, after the hold.
     post_limit: KeyedLimit<String>,
+    /// Sign-ins per client address.
+    signin_limit: KeyedLimit<IpAddr>,
 }
 
 type PostKey = (RoomName, String, String);
@@ -72,6 +75,7 @@ impl MemoryBroker {
             state: Mutex::new(State::default()),
             hub,
             post_limit: KeyedLimit::new(limits.post_rate, limits.post_burst),
+            signin_limit: KeyedLimit::new(limits.signin_rate, limits.signin_burst),
             limits: Limits {
                 history: limits.history.max(1),
                 max_rooms: limits.max_rooms.max(1),
@@ -263,7 +267,11 @@ impl Broker for MemoryBroker {
         &self,
         holder: &Holder,
         previous: Option<&DisplayName>,
+        client: IpAddr,
     ) -> BrokerResult<Claim> {
+        self.signin_limit
+            .check(&client)
+            .map_err(BrokerError::RateLimited)?;
         self.lock()
             .holds
             .claim(holder, previous, self.limits.name_idle, Instant::now())
@@ -302,6 +310,8 @@ mod tests {
             name_idle: Duration::from_secs(3600),
             post_rate: 0.0,
             post_burst: 1,
+            signin_rate: 0.0,
+            signin_burst: 1,
             max_rooms: 3,
             room_idle: Duration::from_secs(3600),
             memory_bytes: 1 << 20,
@@ -314,7 +324,11 @@ mod tests {
             name: DisplayName::parse("ann").unwrap(),
             session_id: "s".into(),
         };
-        assert_eq!(broker.claim_name(&ann, None).await.unwrap(), Claim::Granted);
+        let here = IpAddr::from([127, 0, 0, 1]);
+        assert_eq!(
+            broker.claim_name(&ann, None, here).await.unwrap(),
+            Claim::Granted
+        );
         (broker, ann)
     }
 

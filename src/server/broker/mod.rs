@@ -16,7 +16,7 @@ pub mod redis;
 use super::{config::Config, hub::Hub};
 use crate::message::{ChatMessage, DisplayName, MessageId, MessageText, RoomName, RoomSummary};
 use async_trait::async_trait;
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 /// A session as the broker sees it: the name it claims and its random id. It holds the
 /// name while the broker's hold for that name (compared by [`DisplayName::canonical`])
@@ -90,6 +90,9 @@ pub struct Limits {
     /// Posts per second per name (0: off) and the burst allowed at once.
     pub post_rate: f64,
     pub post_burst: u32,
+    /// Sign-ins per second per client address (0: off) and the burst allowed at once.
+    pub signin_rate: f64,
+    pub signin_burst: u32,
     /// Rooms whose history is kept; the least recently active go first.
     pub max_rooms: usize,
     /// A room with no message for this long is forgotten.
@@ -105,6 +108,9 @@ impl Limits {
             name_idle: config.name_idle(),
             post_rate: config.post_rate,
             post_burst: config.post_burst,
+            // `CHAT_SIGNIN_RATE` is per minute, and a minute's worth may come at once.
+            signin_rate: config.signin_rate / 60.0,
+            signin_burst: config.signin_rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
             max_rooms: config.max_rooms as usize,
             room_idle: config.room_idle(),
             memory_bytes: config.memory_max_mb as usize * 1024 * 1024,
@@ -136,11 +142,14 @@ pub trait Broker: Send + Sync + 'static {
     async fn rooms(&self) -> BrokerResult<Vec<RoomSummary>>;
 
     /// Claims `holder.name` for `holder.session_id`, atomically on every node, and
-    /// releases `previous` if the session held it and it is another name.
+    /// releases `previous` if the session held it and it is another name. Every attempt
+    /// counts against `client`'s sign-in limit, on all nodes together
+    /// ([`BrokerError::RateLimited`] past it).
     async fn claim_name(
         &self,
         holder: &Holder,
         previous: Option<&DisplayName>,
+        client: IpAddr,
     ) -> BrokerResult<Claim>;
 
     /// Ends the session's hold on its name, if it has it.

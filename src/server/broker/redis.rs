@@ -10,6 +10,7 @@
 //! | `P:post:{room}:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
 //! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (canonical form) |
 //! | `P:rate:{name}` | string, short TTL | the name's post limit: the GCRA "theoretical arrival time", in µs |
+//! | `P:signin:{address}` | string, short TTL | the client address's sign-in limit, likewise |
 //!
 //! A post is one Lua script: check that the session still holds its name (and extend
 //! the hold), return the first message of a repeated `client_id`, apply the name's rate
@@ -35,6 +36,7 @@ use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use std::{
+    net::IpAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -57,6 +59,29 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// had no message since it opened here.
 const CLOCK_SKEW_MS: u64 = 2_000;
 
+/// A GCRA rate limit in Lua, shared by the scripts below: `gcra(key, interval µs, burst)`
+/// takes one cell and returns 0, or returns how many µs until one is free. The key holds
+/// the "theoretical arrival time" and expires when the limit has fully recovered. Time
+/// is Redis's own (`TIME`), so every node shares one clock.
+macro_rules! gcra_lua {
+    () => {
+        r#"
+local function gcra(key, interval, burst)
+  if interval <= 0 then return 0 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local next_tat = tat + interval
+  local wait = next_tat - burst * interval - now
+  if wait > 0 then return wait end
+  redis.call('SET', key, string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000))
+  return 0
+end
+"#
+    };
+}
+
 /// `KEYS`: stream, room index, name hold, name rate, [idempotency key]. `ARGV`: maxlen,
 /// sender, text, channel, room, idempotency TTL, room index limit, session id, hold TTL
 /// (ms), rate interval (µs, 0 for no limit), burst, room TTL (ms), and the prefix and
@@ -64,24 +89,17 @@ const CLOCK_SKEW_MS: u64 = 2_000;
 ///
 /// Returns `{1, id}` for a new message, `{0, "id\ntext"}` for a repeat, `{-1, ""}` when
 /// the session no longer holds its name, and `{-2, wait µs}` past the rate limit.
-const PUBLISH_SCRIPT: &str = r#"
+const PUBLISH_SCRIPT: &str = concat!(
+    gcra_lua!(),
+    r#"
 if redis.call('GET', KEYS[3]) ~= ARGV[8] then return {-1, ''} end
 redis.call('PEXPIRE', KEYS[3], ARGV[9])
 if KEYS[5] then
   local prior = redis.call('GET', KEYS[5])
   if prior then return {0, prior} end
 end
-local t = redis.call('TIME')
-local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[10])
-if interval > 0 then
-  local tat = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if tat < now_us then tat = now_us end
-  local next_tat = tat + interval
-  local wait = next_tat - tonumber(ARGV[11]) * interval - now_us
-  if wait > 0 then return {-2, string.format('%d', wait)} end
-  redis.call('SET', KEYS[4], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now_us) / 1000))
-end
+local wait = gcra(KEYS[4], tonumber(ARGV[10]), tonumber(ARGV[11]))
+if wait > 0 then return {-2, string.format('%d', wait)} end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', ARGV[2], 't', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[12])
 local ms = tonumber(string.match(id, '^(%d+)'))
@@ -97,19 +115,28 @@ end
 redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
 if KEYS[5] then redis.call('SET', KEYS[5], id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
 return {1, id}
-"#;
+"#
+);
 
-/// `KEYS`: the name's hold, [the hold of the session's previous name]. `ARGV`: session
-/// id, hold TTL (ms). Returns 1 when the session holds the name now, 0 when another does.
-const CLAIM_SCRIPT: &str = r#"
+/// `KEYS`: the name's hold, the client address's sign-in limit, [the hold of the
+/// session's previous name]. `ARGV`: session id, hold TTL (ms), sign-in interval (µs, 0
+/// for no limit), burst. Returns `{1, ""}` when the session holds the name now, `{0, ""}`
+/// when another does, and `{-2, wait µs}` past the address's sign-in limit (every
+/// attempt counts, refused ones too, so that names cannot be probed quickly).
+const CLAIM_SCRIPT: &str = concat!(
+    gcra_lua!(),
+    r#"
+local wait = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+if wait > 0 then return {-2, string.format('%d', wait)} end
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
+if holder and holder ~= ARGV[1] then return {0, ''} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if KEYS[2] and KEYS[2] ~= KEYS[1] and redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('DEL', KEYS[2])
+if KEYS[3] and KEYS[3] ~= KEYS[1] and redis.call('GET', KEYS[3]) == ARGV[1] then
+  redis.call('DEL', KEYS[3])
 end
-return 1
-"#;
+return {1, ''}
+"#
+);
 
 /// `KEYS`: a name's hold. `ARGV`: session id, hold TTL (ms), or none to release. Returns 1
 /// when the session held the name (and extends or ends the hold), else 0.
@@ -148,6 +175,10 @@ impl Keys {
 
     fn rate(&self, name: &DisplayName) -> String {
         format!("{}:rate:{}", self.prefix, name.canonical())
+    }
+
+    fn signin(&self, client: IpAddr) -> String {
+        format!("{}:signin:{client}", self.prefix)
     }
 
     /// The prefix with its glob characters escaped, for `PSUBSCRIBE` and `SCAN` patterns.
@@ -268,11 +299,7 @@ impl Broker for RedisBroker {
         if let Some(client_id) = &new.client_id {
             invocation.key(self.keys.post(room, &author.session_id, client_id));
         }
-        let interval_us = if self.limits.post_rate > 0.0 {
-            (1e6 / self.limits.post_rate).round().max(1.0) as u64
-        } else {
-            0
-        };
+        let interval_us = interval_us(self.limits.post_rate);
         invocation
             .arg(self.limits.history)
             .arg(author.name.as_str())
@@ -384,23 +411,29 @@ impl Broker for RedisBroker {
         &self,
         holder: &Holder,
         previous: Option<&DisplayName>,
+        client: IpAddr,
     ) -> BrokerResult<Claim> {
         let mut invocation = self.claim.key(self.keys.name(&holder.name));
+        invocation.key(self.keys.signin(client));
         if let Some(previous) = previous {
             invocation.key(self.keys.name(previous));
         }
-        let granted: i64 = invocation
+        let (outcome, wait): (i64, String) = invocation
             .arg(&holder.session_id)
             .arg(self.name_idle_ms())
+            .arg(interval_us(self.limits.signin_rate))
+            .arg(self.limits.signin_burst)
             .invoke_async(&mut self.connection.clone())
             .await
             .context("claiming a name")
             .map_err(unavailable)?;
-        Ok(if granted == 1 {
-            Claim::Granted
-        } else {
-            Claim::Taken
-        })
+        match outcome {
+            1 => Ok(Claim::Granted),
+            0 => Ok(Claim::Taken),
+            _ => Err(BrokerError::RateLimited(Duration::from_micros(
+                wait.parse().unwrap_or(1_000_000),
+            ))),
+        }
     }
 
     async fn release_name(&self, holder: &Holder) -> BrokerResult<()> {
@@ -464,6 +497,15 @@ pub fn delete_prefix(url: &str, prefix: &str) -> anyhow::Result<usize> {
         redis::cmd("DEL").arg(chunk).exec(&mut connection)?;
     }
     Ok(keys.len())
+}
+
+/// A rate in cells per second as the GCRA scripts' interval in µs; 0 for no limit.
+fn interval_us(rate: f64) -> u64 {
+    if rate > 0.0 {
+        (1e6 / rate).round().max(1.0) as u64
+    } else {
+        0
+    }
 }
 
 fn unavailable(error: anyhow::Error) -> BrokerError {
