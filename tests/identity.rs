@@ -25,6 +25,7 @@ contract!(
     form_bodies_are_limited_like_api_bodies,
     a_form_sign_in_with_a_taken_name_comes_back_with_the_reason,
     past_the_room_limit_the_least_active_room_is_forgotten,
+    behind_a_proxy_the_public_origin_is_our_own_and_cookies_are_secure,
 );
 
 /// A client without a cookie store that sends exactly `cookie`.
@@ -538,5 +539,48 @@ async fn metrics_on_their_own_address_are_not_served_on_the_main_one() {
             .await
             .unwrap()
             .contains("chat_messages_published_total")
+    );
+}
+
+async fn behind_a_proxy_the_public_origin_is_our_own_and_cookies_are_secure(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| {
+        c.public_url = Some("https://chat.example.com".parse().unwrap());
+    })
+    .await;
+    // The proxy forwards to 127.0.0.1:port, so Host is not what the browser saw.
+    let sign_in = app
+        .client()
+        .post(app.url("/api/session"))
+        .header("origin", "https://chat.example.com")
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({ "name": "ann" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.status(), StatusCode::OK);
+    let set_cookie = sign_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.split("; ").any(|a| a == "Secure"),
+        "{set_cookie}"
+    );
+
+    let cookie = session_cookie(&sign_in);
+    let post = |origin: &'static str| {
+        app.client()
+            .post(app.url("/api/rooms/everyone/messages"))
+            .header("cookie", cookie.clone())
+            .header("origin", origin)
+            .json(&json!({ "text": format!("from {origin}") }))
+            .send()
+    };
+    assert_eq!(
+        post("https://chat.example.com").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let foreign = post("https://evil.example").await.unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        texts(&app.history("everyone", "").await),
+        ["from https://chat.example.com"]
     );
 }

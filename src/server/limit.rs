@@ -55,8 +55,8 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
-    /// Keys currently tracked (for tests).
-    pub fn tracked(&self) -> usize {
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
         self.limiter.as_ref().map_or(0, |l| l.len())
     }
 }

@@ -76,42 +76,19 @@ pub async fn events(
         });
     }
 
+    // Subscribed before the replay is read (the stream's first `catch_up`), so nothing
+    // published in between is missed. A malformed id is an unknown one: 0-0 is never
+    // retained, so it resyncs.
     let subscription = state.broker.hub().subscribe(&room);
-    let mut first = BytesMut::from(RETRY);
-    let mut last_sent = None;
-    let mut behind = false;
-    if let Some(raw) = resume {
-        // A malformed id is an unknown one: 0-0 is never retained, so it resyncs.
-        let from = raw.trim().parse::<MessageId>().unwrap_or_default();
-        match state.broker.after(&room, from, REPLAY_PAGE).await {
-            Ok(After::Messages(page)) => {
-                for message in &page {
-                    first.extend_from_slice(&message_frame(message));
-                }
-                state.metrics.delivered.increment(page.len() as u64);
-                behind = page.len() == REPLAY_PAGE;
-                last_sent = Some(page.last().map_or(from, |m| m.id));
-            }
-            Ok(After::Resync { oldest }) => first.extend_from_slice(&resync_frame(&room, oldest)),
-            Err(error) => {
-                // Answer with only `retry:` and end: the browser comes back in 3 s with
-                // the same Last-Event-ID. An error status would make it give up.
-                tracing::warn!(%room, error = format!("{error:#}"), "cannot replay; asking the client to retry");
-                return Ok(sse_response(Body::from(Bytes::from_static(RETRY))));
-            }
-        }
-    }
-
-    let mut stream = EventStream::new(
+    let resume_from = resume.map(|raw| raw.trim().parse::<MessageId>().unwrap_or_default());
+    let stream = EventStream::new(
         room,
         subscription,
         Arc::clone(&state.broker),
-        last_sent,
-        first.freeze(),
+        resume_from,
         &state,
         slot,
     );
-    stream.behind = behind;
     let body = futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))
@@ -138,8 +115,8 @@ struct EventStream {
     broker: Arc<dyn Broker>,
     /// The newest message id written to this subscriber.
     last_sent: Option<MessageId>,
-    /// `retry:` and the first page of the replay, written first.
-    first: Option<Bytes>,
+    /// Whether `retry:` is still to be written (it goes first).
+    greet: bool,
     /// Set while history holds more than this subscriber has been sent: the rest of a
     /// long replay, or what it missed when it lagged. Read before the next receive.
     behind: bool,
@@ -151,12 +128,13 @@ struct EventStream {
 }
 
 impl EventStream {
+    /// A stream resuming after `resume_from`, if given, starts behind: its replay is
+    /// read page by page by [`Self::catch_up`], like a lagging subscriber's.
     fn new(
         room: RoomName,
         subscription: Subscription,
         broker: Arc<dyn Broker>,
-        last_sent: Option<MessageId>,
-        first: Bytes,
+        resume_from: Option<MessageId>,
         state: &AppState,
         slot: StreamSlot,
     ) -> Self {
@@ -171,9 +149,9 @@ impl EventStream {
             room,
             subscription,
             broker,
-            last_sent,
-            first: Some(first),
-            behind: false,
+            last_sent: resume_from,
+            greet: true,
+            behind: resume_from.is_some(),
             keepalive,
             silent_ticks: 0,
             metrics: state.metrics.clone(),
@@ -183,8 +161,8 @@ impl EventStream {
 
     /// The next bytes to write, or `None` to end the stream.
     async fn next_chunk(&mut self) -> Option<Bytes> {
-        if let Some(first) = self.first.take() {
-            return Some(first);
+        if std::mem::take(&mut self.greet) {
+            return Some(Bytes::from_static(RETRY));
         }
         loop {
             if std::mem::take(&mut self.behind) {
@@ -275,9 +253,16 @@ impl EventStream {
                 self.metrics.delivered.increment(page.len() as u64);
                 Some(chunk.freeze())
             }
-            Ok(After::Resync { oldest }) => Some(resync_frame(&self.room, oldest)),
+            Ok(After::Resync { oldest }) => {
+                // The client reloads history; from here on every live message is news
+                // (an unknown id may even be from the future).
+                self.last_sent = None;
+                Some(resync_frame(&self.room, oldest))
+            }
             Err(error) => {
-                tracing::warn!(room = %self.room, error = format!("{error:#}"), "a subscriber cannot catch up; closing its stream");
+                // The stream ends after `retry:`; the browser comes back in 3 s with its
+                // Last-Event-ID (an error status would make it give up).
+                tracing::warn!(room = %self.room, error = format!("{error:#}"), "cannot replay; ending the stream for the client to retry");
                 None
             }
         }

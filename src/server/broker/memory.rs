@@ -412,4 +412,30 @@ mod tests {
         assert!(matches!(result, Err(BrokerError::Revoked)));
         assert!(broker.lock().rooms.is_empty());
     }
+
+    #[tokio::test]
+    async fn a_repeat_after_the_first_message_left_history_answers_with_its_id() {
+        let (broker, ann) = broker(limits()).await;
+        let post = |text: &str, client_id: Option<&str>| NewMessage {
+            room: RoomName::everyone(),
+            author: ann.clone(),
+            text: MessageText::parse(text).unwrap(),
+            client_id: client_id.map(str::to_owned),
+        };
+        let Published::New(first) = broker.publish(post("once", Some("c-1"))).await.unwrap() else {
+            panic!("the first post is new");
+        };
+        for i in 0..limits().history + 5 {
+            broker.publish(post(&format!("m{i}"), None)).await.unwrap();
+        }
+        assert!(
+            broker
+                .lock()
+                .find(&RoomName::everyone(), first.id)
+                .is_none()
+        );
+
+        let again = broker.publish(post("once", Some("c-1"))).await.unwrap();
+        assert_eq!(again, Published::Repeat(first));
+    }
 }
