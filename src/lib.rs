@@ -5,6 +5,8 @@
 //! - [`message`]: the wire types shared by server and browser (`ChatMessage`, `RoomName`,
 //!   `DisplayName`, `MessageText`, `MessageId`), each with the rules of `docs/API.md` in
 //!   its `parse`.
+//! - [`awareness`]: presence, typing and the many-room stream's wire types, and the
+//!   `@name` mention rules, shared likewise.
 //! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
 //! - `server` (feature `ssr`): the axum server. Its own module docs map it: config,
 //!   state, the broker trait with its memory and Redis implementations, the in-process
@@ -15,6 +17,7 @@
 #![recursion_limit = "256"]
 
 pub mod app;
+pub mod awareness;
 pub mod message;
 
 #[cfg(feature = "ssr")]

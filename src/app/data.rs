@@ -5,7 +5,10 @@
 //!
 //! They live under `/sf/`, apart from the public `/api/`.
 
-use crate::message::{ChatMessage, DisplayName, RoomSummary};
+use crate::{
+    awareness::Presence,
+    message::{ChatMessage, DisplayName, RoomSummary},
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +103,16 @@ pub async fn history(room: String) -> Result<Vec<ChatMessage>, ServerFnError> {
         .history(&room, None, page)
         .await
         .map_err(ssr::error)
+}
+
+/// Who is in a room now: the member list as the server renders it. (Not named
+/// `presence`: the macro makes a struct named after the function, which would clash with
+/// `awareness::Presence`.)
+#[server(prefix = "/sf", endpoint = "members")]
+pub async fn members(room: String) -> Result<Presence, ServerFnError> {
+    let state = ssr::state()?;
+    let room = ssr::room(&room)?;
+    state.broker.presence(&room).await.map_err(ssr::error)
 }
 
 /// Rooms with recent activity first.

@@ -4,10 +4,13 @@ use super::{
     broker::{NewMessage, Published},
     error::{Error, Result},
     extract::{ApiJson, ApiQuery, RoomPath},
-    session::{Claimed, Token, renewal_header, with_cookie},
+    session::{Claimed, Session, Token, renewal_header, with_cookie},
     state::AppState,
 };
-use crate::message::{ChatMessage, MessageId, MessageText, RoomName, RoomSummary};
+use crate::{
+    awareness::Presence,
+    message::{ChatMessage, MessageId, MessageText, RoomName, RoomSummary},
+};
 use axum::{Json, extract::State, http::StatusCode, response::Response};
 use serde::Deserialize;
 
@@ -110,6 +113,25 @@ impl HistoryQuery {
         };
         Ok((before, limit))
     }
+}
+
+/// `GET /api/rooms/{room}/presence`: who is in the room now.
+pub async fn presence(
+    State(state): State<AppState>,
+    RoomPath(room): RoomPath,
+) -> Result<Json<Presence>> {
+    Ok(Json(state.broker.presence(&room).await?))
+}
+
+/// `POST /api/rooms/{room}/typing`: `204`; fans out `typing` at most once per person per
+/// room every 2 s (the broker throttles, on all nodes together).
+pub async fn typing(
+    State(state): State<AppState>,
+    RoomPath(room): RoomPath,
+    Session(token): Session,
+) -> Result<StatusCode> {
+    state.broker.typing(&room, &token.name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/rooms`: rooms with recent activity first.

@@ -97,6 +97,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_KEEPALIVE_SECS", default_value_t = 15.0, value_parser = bounded(0.05, 3600.0))]
     pub keepalive_secs: f64,
 
+    /// Seconds a person's last stream to a room may be gone before they `leave` it, so
+    /// that a page reload makes neither a leave nor a join. Fractions are allowed.
+    #[arg(long, env = "CHAT_LEAVE_GRACE_SECS", default_value_t = 3.0, value_parser = bounded(0.0, 3600.0))]
+    pub leave_grace_secs: f64,
+
     /// Serve `/metrics` on this address only (and not on the main one).
     #[arg(long, env = "CHAT_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -125,6 +130,10 @@ impl Config {
 
     pub fn room_idle(&self) -> Duration {
         days(self.room_idle_days)
+    }
+
+    pub fn leave_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.leave_grace_secs)
     }
 }
 

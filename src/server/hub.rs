@@ -4,7 +4,10 @@
 //! message, the Redis broker from its single Pub/Sub connection. Each message is encoded
 //! into its SSE frame once, here, and every subscriber gets a clone of the same [`Bytes`].
 
-use crate::message::{ChatMessage, MessageId, Resync, RoomName};
+use crate::{
+    awareness::{PersonEvent, PersonEventKind, Presence},
+    message::{ChatMessage, DisplayName, MessageId, Resync, RoomName},
+};
 use bytes::Bytes;
 use std::{
     collections::HashMap,
@@ -19,14 +22,25 @@ use tokio::sync::broadcast;
 /// message (so that a subscriber can drop what it already sent during a replay).
 #[derive(Clone, Debug)]
 pub enum Delivery {
-    Message { id: MessageId, frame: Bytes },
-    Resync { frame: Bytes },
+    Message {
+        id: MessageId,
+        frame: Bytes,
+    },
+    Resync {
+        frame: Bytes,
+    },
+    /// `join`, `leave` or `typing`: no id, nothing to replay.
+    Person {
+        frame: Bytes,
+    },
 }
 
 impl Delivery {
     pub fn frame(&self) -> &Bytes {
         match self {
-            Delivery::Message { frame, .. } | Delivery::Resync { frame } => frame,
+            Delivery::Message { frame, .. }
+            | Delivery::Resync { frame }
+            | Delivery::Person { frame } => frame,
         }
     }
 }
@@ -52,6 +66,22 @@ pub fn resync_frame(room: &RoomName, oldest: Option<MessageId>) -> Bytes {
     };
     let json = serde_json::to_string(&data).expect("a Resync always serializes");
     Bytes::from(format!("event: resync\ndata: {json}\n\n"))
+}
+
+/// Encodes `event: join`, `leave` or `typing`.
+pub fn person_frame(kind: PersonEventKind, room: &RoomName, name: &DisplayName) -> Bytes {
+    let data = PersonEvent {
+        room: room.clone(),
+        name: name.clone(),
+    };
+    let json = serde_json::to_string(&data).expect("a PersonEvent always serializes");
+    Bytes::from(format!("event: {}\ndata: {json}\n\n", kind.as_str()))
+}
+
+/// Encodes `event: presence`.
+pub fn presence_frame(presence: &Presence) -> Bytes {
+    let json = serde_json::to_string(presence).expect("a Presence always serializes");
+    Bytes::from(format!("event: presence\ndata: {json}\n\n"))
 }
 
 struct RoomChannel {
@@ -137,6 +167,15 @@ impl Hub {
         }
     }
 
+    /// Tells every subscriber of a room that someone joined, left or is typing.
+    pub fn person(&self, kind: PersonEventKind, room: &RoomName, name: &DisplayName) {
+        let frame = person_frame(kind, room, name);
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        if let Some(channel) = rooms.get(room) {
+            let _ = channel.sender.send(Delivery::Person { frame });
+        }
+    }
+
     /// The rooms with subscribers here, each with the newest id dispatched to it.
     pub fn active_rooms(&self) -> Vec<(RoomName, Option<MessageId>)> {
         let rooms = self.rooms.lock().expect("hub lock poisoned");
@@ -202,6 +241,22 @@ mod tests {
     }
 
     #[test]
+    fn person_events_are_named_events_without_an_id() {
+        let hub = Hub::new(8);
+        let room = RoomName::everyone();
+        let mut sub = hub.subscribe(&room);
+        let ann = DisplayName::parse("Ann").unwrap();
+        hub.person(PersonEventKind::Typing, &room, &ann);
+        let Ok(Delivery::Person { frame }) = sub.receiver.try_recv() else {
+            panic!("expected a person event");
+        };
+        assert_eq!(
+            std::str::from_utf8(&frame).unwrap(),
+            "event: typing\ndata: {\"room\":\"everyone\",\"name\":\"Ann\"}\n\n"
+        );
+    }
+
+    #[test]
     fn dispatch_drops_messages_not_newer_than_the_last_one() {
         let hub = Hub::new(8);
         let room = RoomName::everyone();
@@ -213,7 +268,7 @@ mod tests {
         let ids: Vec<_> = std::iter::from_fn(|| sub.receiver.try_recv().ok())
             .map(|d| match d {
                 Delivery::Message { id, .. } => id.ms,
-                Delivery::Resync { .. } => 0,
+                Delivery::Resync { .. } | Delivery::Person { .. } => 0,
             })
             .collect();
         assert_eq!(ids, [2, 3]);

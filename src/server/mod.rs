@@ -8,6 +8,8 @@
 //!   give every failure the documented JSON shape.
 //! - [`security`]: cross-site protection and page headers; [`net`]: the client's address
 //!   and per-address stream counts; [`limit`]: in-process rate limits.
+//! - [`presence`]: who is in which room through this node's streams, with the leave
+//!   grace; the broker shares it with the other nodes.
 
 pub mod api;
 pub mod broker;
@@ -18,6 +20,7 @@ pub mod hub;
 pub mod limit;
 pub mod net;
 pub mod ops;
+pub mod presence;
 pub mod security;
 pub mod session;
 pub mod sse;
@@ -62,7 +65,10 @@ pub fn router(state: AppState) -> Router {
             "/rooms/{room}/messages",
             post(api::post_message).get(api::history),
         )
-        .route("/rooms/{room}/events", get(sse::events))
+        .route("/rooms/{room}/events", get(sse::room_events))
+        .route("/rooms/{room}/presence", get(api::presence))
+        .route("/rooms/{room}/typing", post(api::typing))
+        .route("/events", get(sse::events))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         // The JSON extractor answers `413 payload_too_large` in the API's error shape.

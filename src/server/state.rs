@@ -5,6 +5,7 @@ use super::{
     config::Config,
     hub::Hub,
     net::{PublicOrigin, StreamCounter, TrustedProxies},
+    presence::PresenceTracker,
     session::{self, CookieSettings},
 };
 use axum::extract::FromRef;
@@ -19,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub broker: Arc<dyn Broker>,
+    /// Who is present in which room through this node's streams.
+    pub presence: Arc<PresenceTracker>,
     pub cookie: CookieSettings,
     pub leptos_options: LeptosOptions,
     /// Cancelled when graceful shutdown begins: background tasks (the Redis listener)
@@ -66,6 +69,8 @@ impl AppState {
             )?),
             None => Arc::new(MemoryBroker::new(limits, hub)),
         };
+        let presence = PresenceTracker::new(Arc::clone(&broker), config.leave_grace());
+        tokio::spawn(Arc::clone(&presence).run_refresh(shutdown.clone()));
         let secret = config.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "CHAT_SECRET is not set: sessions are signed with a random per-process key, \
@@ -80,6 +85,7 @@ impl AppState {
         };
         Ok(Self {
             broker,
+            presence,
             cookie: CookieSettings {
                 key: session::key_from_secret(&secret),
                 max_age_secs: config.name_idle().as_secs_f64().ceil() as i64,
@@ -114,6 +120,7 @@ pub struct Metrics {
     pub published: metrics::Counter,
     pub delivered: metrics::Counter,
     pub lagged: metrics::Counter,
+    pub awareness_delivered: metrics::Counter,
 }
 
 impl Metrics {
@@ -138,6 +145,10 @@ impl Metrics {
                     "chat_subscriber_lags_total",
                     "Times a subscriber fell behind and caught up from history"
                 );
+                metrics::describe_counter!(
+                    "chat_awareness_delivered_total",
+                    "Presence, join, leave, typing and resync events written to SSE streams after the first presence"
+                );
                 metrics::describe_counter!("chat_broker_errors_total", "Failed broker operations");
                 metrics::describe_counter!(
                     "chat_broker_caught_up_total",
@@ -153,6 +164,7 @@ impl Metrics {
             published: metrics::counter!("chat_messages_published_total"),
             delivered: metrics::counter!("chat_messages_delivered_total"),
             lagged: metrics::counter!("chat_subscriber_lags_total"),
+            awareness_delivered: metrics::counter!("chat_awareness_delivered_total"),
         }
     }
 }

@@ -10,6 +10,9 @@ use super::{
     ROOM_LIST_LIMIT, holds::Holds, with_default_room,
 };
 use crate::{
+    awareness::{
+        JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
+    },
     message::{ChatMessage, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis},
     server::{hub::Hub, limit::KeyedLimit},
 };
@@ -36,6 +39,11 @@ pub struct MemoryBroker {
     post_limit: KeyedLimit<String>,
     /// Sign-ins per client address.
     signin_limit: KeyedLimit<IpAddr>,
+    /// Who is in each room: canonical name → name, so sorted case-insensitively. Bounded
+    /// by the open streams (and those within their leave grace) that put them there.
+    presence: Mutex<HashMap<RoomName, BTreeMap<String, DisplayName>>>,
+    /// `typing` per (room, canonical name): once per [`TYPING_THROTTLE_MS`].
+    typing_limit: KeyedLimit<(RoomName, String)>,
 }
 
 type PostKey = (RoomName, String, String);
@@ -76,6 +84,8 @@ impl MemoryBroker {
             hub,
             post_limit: KeyedLimit::new(limits.post_rate, limits.post_burst),
             signin_limit: KeyedLimit::new(limits.signin_rate, limits.signin_burst),
+            presence: Mutex::new(HashMap::new()),
+            typing_limit: KeyedLimit::new(1000.0 / TYPING_THROTTLE_MS as f64, 1),
             limits: Limits {
                 history: limits.history.max(1),
                 max_rooms: limits.max_rooms.max(1),
@@ -287,6 +297,65 @@ impl Broker for MemoryBroker {
             .lock()
             .holds
             .touch(holder, self.limits.name_idle, Instant::now()))
+    }
+
+    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+        let mut presence = self.presence.lock().expect("presence lock poisoned");
+        let people = presence.entry(room.clone()).or_default();
+        if people.insert(person.canonical(), person.clone()).is_none()
+            && people.len() <= JOIN_LEAVE_LIMIT
+        {
+            // Under the lock, so that a join and a leave of one person go out in order.
+            self.hub.person(PersonEventKind::Join, room, person);
+        }
+        Ok(())
+    }
+
+    async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+        let mut presence = self.presence.lock().expect("presence lock poisoned");
+        let Some(people) = presence.get_mut(room) else {
+            return Ok(());
+        };
+        if let Some(name) = people.remove(&person.canonical())
+            && people.len() <= JOIN_LEAVE_LIMIT
+        {
+            self.hub.person(PersonEventKind::Leave, room, &name);
+        }
+        if people.is_empty() {
+            presence.remove(room);
+        }
+        Ok(())
+    }
+
+    async fn presence(&self, room: &RoomName) -> BrokerResult<Presence> {
+        let presence = self.presence.lock().expect("presence lock poisoned");
+        let people = presence.get(room);
+        Ok(Presence {
+            room: room.clone(),
+            online: people
+                .into_iter()
+                .flat_map(BTreeMap::values)
+                .take(ONLINE_LIST_LIMIT)
+                .cloned()
+                .collect(),
+            count: people.map_or(0, BTreeMap::len),
+        })
+    }
+
+    async fn typing(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+        if self
+            .typing_limit
+            .check(&(room.clone(), person.canonical()))
+            .is_ok()
+        {
+            self.hub.person(PersonEventKind::Typing, room, person);
+        }
+        Ok(())
+    }
+
+    /// One node: the tracker's own count is the whole truth, nothing expires.
+    async fn refresh_presence(&self, _: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()> {
+        Ok(())
     }
 
     async fn ready(&self) -> bool {

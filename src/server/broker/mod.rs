@@ -14,6 +14,7 @@ pub mod memory;
 pub mod redis;
 
 use super::{config::Config, hub::Hub};
+use crate::awareness::Presence;
 use crate::message::{ChatMessage, DisplayName, MessageId, MessageText, RoomName, RoomSummary};
 use async_trait::async_trait;
 use std::{net::IpAddr, sync::Arc, time::Duration};
@@ -157,6 +158,28 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Whether the session still holds its name; using it extends the hold.
     async fn holds(&self, holder: &Holder) -> BrokerResult<bool>;
+
+    /// Registers this node's presence of `person` in `room` (their first stream to the
+    /// room on this node opened). Sends `join` when they were online on no node, and
+    /// the room has at most [`JOIN_LEAVE_LIMIT`](crate::awareness::JOIN_LEAVE_LIMIT) people with them.
+    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()>;
+
+    /// Ends this node's presence of `person` in `room` (their last stream here closed,
+    /// and the leave grace passed). Sends `leave` when they are online on no other node.
+    async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()>;
+
+    /// Who is in `room` now. On Redis this also prunes the people of nodes that stopped
+    /// refreshing them, and sends their `leave`.
+    async fn presence(&self, room: &RoomName) -> BrokerResult<Presence>;
+
+    /// Sends `typing` for `person` in `room`, unless it was sent in the last
+    /// [`TYPING_THROTTLE_MS`](crate::awareness::TYPING_THROTTLE_MS), on any node.
+    async fn typing(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()>;
+
+    /// Keeps this node's people present: called every few seconds with everyone present
+    /// on this node, by room. On Redis it refreshes their expiry (and puts back any that
+    /// Redis lost) and prunes those rooms of the people of dead nodes.
+    async fn refresh_presence(&self, present: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()>;
 
     /// Whether the broker answers now.
     async fn ready(&self) -> bool;

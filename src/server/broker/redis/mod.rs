@@ -20,11 +20,16 @@
 //! command connection and one Pub/Sub connection with a pattern subscription to every
 //! room's channel; nothing opens a connection per request or per SSE client.
 
+mod presence;
+
+pub use presence::PRESENCE_TTL;
+
 use super::{
     After, Broker, BrokerError, BrokerResult, Claim, Holder, Limits, NewMessage, Published,
     ROOM_LIST_LIMIT, with_default_room,
 };
 use crate::{
+    awareness::Presence,
     message::{ChatMessage, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis},
     server::hub::Hub,
 };
@@ -213,6 +218,9 @@ pub struct RedisBroker {
     publish: Script,
     claim: Script,
     touch: Script,
+    presence_scripts: presence::PresenceScripts,
+    /// This process's random id: its presence entries carry it.
+    node_id: String,
     listener: Arc<ListenerState>,
 }
 
@@ -262,6 +270,8 @@ impl RedisBroker {
             publish: Script::new(PUBLISH_SCRIPT),
             claim: Script::new(CLAIM_SCRIPT),
             touch: Script::new(TOUCH_SCRIPT),
+            presence_scripts: presence::PresenceScripts::new(),
+            node_id: format!("{:016x}", rand::random::<u64>()),
             listener,
         };
         let task = Listener {
@@ -459,6 +469,26 @@ impl Broker for RedisBroker {
             .context("checking a name's hold")
             .map_err(unavailable)?;
         Ok(held == 1)
+    }
+
+    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+        self.enter_many(room, std::slice::from_ref(person)).await
+    }
+
+    async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+        self.leave_one(room, person).await
+    }
+
+    async fn presence(&self, room: &RoomName) -> BrokerResult<Presence> {
+        self.read_presence(room).await
+    }
+
+    async fn typing(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+        self.send_typing(room, person).await
+    }
+
+    async fn refresh_presence(&self, present: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()> {
+        self.refresh_all(present).await
     }
 
     async fn ready(&self) -> bool {
@@ -719,19 +749,24 @@ impl Listener {
                     let Some(room) = self.store.keys.room_of_channel(message.get_channel_name()) else {
                         continue;
                     };
-                    match parse_live(room, message.get_payload_bytes()) {
-                        Ok(message) => {
+                    let payload = message.get_payload_bytes();
+                    let parsed = match presence::parse_person(payload) {
+                        Some(person) => person.map(|(kind, name)| self.hub.person(kind, &room, &name)),
+                        None => parse_live(room, payload).map(|message| {
                             self.hub.dispatch(&message);
-                        }
-                        Err(error) => tracing::warn!(error = format!("{error:#}"), "ignoring a malformed Pub/Sub message"),
+                        }),
+                    };
+                    if let Err(error) = parsed {
+                        tracing::warn!(error = format!("{error:#}"), "ignoring a malformed Pub/Sub message");
                     }
                 }
                 _ = ping.tick() => {
-                    let pong: String = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping())
+                    // In subscribed mode (RESP2) the answer is `["pong", ""]`, not
+                    // `PONG`: any answer will do.
+                    let _: Value = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping())
                         .await
                         .context("Pub/Sub ping timed out")?
                         .context("Pub/Sub ping")?;
-                    debug_assert!(!pong.is_empty());
                     self.state.last_ok_ms.store(now_ms(), Ordering::Release);
                 }
                 () = shutdown.cancelled() => return Ok(()),

@@ -1,0 +1,338 @@
+//! Presence and typing on Redis, after Centrifugo's Redis engine: each node registers
+//! its own people, refreshes them, and prunes what dead nodes left behind.
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P:room:{room}:here` | sorted set | `node \n canonical \n name` → expiry (ms, Redis time): one entry per person per node |
+//! | `P:room:{room}:people` | hash | canonical name → how many nodes have the person |
+//! | `P:room:{room}:names` | sorted set, all scores 0 | `canonical \n name`: who is online, in case-insensitive order |
+//! | `P:typing:{room}:{canonical}` | string, 2 s | the person's last `typing` |
+//!
+//! A node's entries live [`PRESENCE_TTL`] past its last refresh (every
+//! [`REFRESH_EVERY`](crate::server::presence::REFRESH_EVERY)). Entering, refreshing and
+//! reading presence prune expired entries, and the script that removes a person's last
+//! entry sends their `leave`: so when a node dies, a node still watching the room sends
+//! the leave it could not, within `PRESENCE_TTL` plus one refresh. The three keys of a
+//! room expire when no node refreshes them for [`ROOM_KEYS_TTL`].
+//!
+//! Join, leave and typing go out on the room's Pub/Sub channel as `j\nname`, `l\nname`
+//! and `t\nname` (a message's payload starts with its id, a digit).
+
+use super::{Keys, RedisBroker, unavailable};
+use crate::{
+    awareness::{
+        JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
+    },
+    message::{DisplayName, RoomName},
+    server::broker::BrokerResult,
+};
+use anyhow::Context;
+use std::time::Duration;
+
+/// How long a node's entry outlives its last refresh.
+pub const PRESENCE_TTL: Duration = Duration::from_secs(20);
+/// How long a room's presence keys outlive the last node that refreshed them.
+const ROOM_KEYS_TTL: Duration = Duration::from_secs(120);
+/// Names entered (or refreshed) per script call, so that no call blocks Redis for long.
+const ENTER_BATCH: usize = 500;
+/// Expired entries pruned per script call.
+const PRUNE_BATCH: usize = 1000;
+
+/// Functions shared by the presence scripts. `KEYS`: here, people, names.
+macro_rules! presence_lua {
+    () => {
+        r#"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function drop_entry(member)
+  if redis.call('ZREM', KEYS[1], member) == 0 then return nil end
+  local canonical, display = string.match(member, '^[^\n]*\n([^\n]*)\n(.*)$')
+  if not canonical then return nil end
+  if redis.call('HINCRBY', KEYS[2], canonical, -1) > 0 then return nil end
+  redis.call('HDEL', KEYS[2], canonical)
+  redis.call('ZREMRANGEBYLEX', KEYS[3], '[' .. canonical .. '\n', '(' .. canonical .. '\11')
+  return display
+end
+local function announce(kind, names, limit, channel)
+  if #names == 0 or redis.call('ZCARD', KEYS[3]) > limit then return end
+  for _, name in ipairs(names) do redis.call('PUBLISH', channel, kind .. '\n' .. name) end
+end
+local function prune(now, limit, channel, batch)
+  local left = {}
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, batch)) do
+    local display = drop_entry(member)
+    if display then left[#left + 1] = display end
+  end
+  announce('l', left, limit, channel)
+end
+"#
+    };
+}
+
+/// `ARGV`: node, entry TTL (ms), join/leave limit, channel, keys TTL (ms), prune batch,
+/// then pairs of canonical name and name. Adds (or refreshes) this node's entry for each
+/// person, sends `join` for those online on no node before, prunes expired entries
+/// (sending their `leave`), and extends the keys. Returns how many joined.
+const ENTER_SCRIPT: &str = concat!(
+    presence_lua!(),
+    r#"
+local now = now_ms()
+local limit = tonumber(ARGV[3])
+local joined = {}
+for i = 7, #ARGV, 2 do
+  local member = ARGV[1] .. '\n' .. ARGV[i] .. '\n' .. ARGV[i + 1]
+  if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), member) == 1
+    and redis.call('HINCRBY', KEYS[2], ARGV[i], 1) == 1 then
+    redis.call('ZADD', KEYS[3], 0, ARGV[i] .. '\n' .. ARGV[i + 1])
+    joined[#joined + 1] = ARGV[i + 1]
+  end
+end
+announce('j', joined, limit, ARGV[4])
+prune(now, limit, ARGV[4], tonumber(ARGV[6]))
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+return #joined
+"#
+);
+
+/// `ARGV`: node, canonical name, name, join/leave limit, channel. Removes this node's
+/// entry for the person, and sends `leave` if it was their last.
+const LEAVE_SCRIPT: &str = concat!(
+    presence_lua!(),
+    r#"
+local display = drop_entry(ARGV[1] .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
+if display then announce('l', {display}, tonumber(ARGV[4]), ARGV[5]) return 1 end
+return 0
+"#
+);
+
+/// `ARGV`: join/leave limit, channel, list limit, prune batch. Prunes, then returns
+/// `{count, {canonical \n name, ...}}`.
+const PRESENCE_SCRIPT: &str = concat!(
+    presence_lua!(),
+    r#"
+prune(now_ms(), tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[4]))
+return {redis.call('ZCARD', KEYS[3]), redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[3]) - 1)}
+"#
+);
+
+/// `KEYS`: the person's typing key. `ARGV`: throttle (ms), channel, name. Sends `typing`
+/// unless the key is still there.
+pub const TYPING_SCRIPT: &str = r#"
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
+  redis.call('PUBLISH', ARGV[2], 't\n' .. ARGV[3])
+  return 1
+end
+return 0
+"#;
+
+/// The scripts, loaded once per broker.
+pub struct PresenceScripts {
+    enter: redis::Script,
+    leave: redis::Script,
+    read: redis::Script,
+    typing: redis::Script,
+}
+
+impl PresenceScripts {
+    pub fn new() -> Self {
+        Self {
+            enter: redis::Script::new(ENTER_SCRIPT),
+            leave: redis::Script::new(LEAVE_SCRIPT),
+            read: redis::Script::new(PRESENCE_SCRIPT),
+            typing: redis::Script::new(TYPING_SCRIPT),
+        }
+    }
+}
+
+impl Keys {
+    fn here(&self, room: &RoomName) -> String {
+        format!("{}:room:{room}:here", self.prefix)
+    }
+
+    fn people(&self, room: &RoomName) -> String {
+        format!("{}:room:{room}:people", self.prefix)
+    }
+
+    fn names(&self, room: &RoomName) -> String {
+        format!("{}:room:{room}:names", self.prefix)
+    }
+
+    fn typing(&self, room: &RoomName, person: &DisplayName) -> String {
+        format!("{}:typing:{room}:{}", self.prefix, person.canonical())
+    }
+}
+
+/// A person's event as it travels on Pub/Sub, if the payload is one.
+pub fn parse_person(payload: &[u8]) -> Option<anyhow::Result<(PersonEventKind, DisplayName)>> {
+    let kind = match payload.get(..2)? {
+        b"j\n" => PersonEventKind::Join,
+        b"l\n" => PersonEventKind::Leave,
+        b"t\n" => PersonEventKind::Typing,
+        _ => return None,
+    };
+    Some(
+        std::str::from_utf8(&payload[2..])
+            .context("payload is not UTF-8")
+            .and_then(|name| {
+                DisplayName::parse(name).map_err(|_| anyhow::anyhow!("bad name {name:?}"))
+            })
+            .map(|name| (kind, name)),
+    )
+}
+
+impl RedisBroker {
+    fn presence_invocation<'a>(
+        &self,
+        script: &'a redis::Script,
+        room: &RoomName,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.key(self.keys.here(room));
+        invocation
+            .key(self.keys.people(room))
+            .key(self.keys.names(room));
+        invocation
+    }
+
+    /// Adds or refreshes this node's entries for `people` in `room` (none: only prunes).
+    pub(super) async fn enter_many(
+        &self,
+        room: &RoomName,
+        people: &[DisplayName],
+    ) -> BrokerResult<()> {
+        let mut batches = people.chunks(ENTER_BATCH).peekable();
+        let empty: &[DisplayName] = &[];
+        if batches.peek().is_none() {
+            return self.enter_batch(room, empty).await;
+        }
+        for batch in batches {
+            self.enter_batch(room, batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn enter_batch(&self, room: &RoomName, people: &[DisplayName]) -> BrokerResult<()> {
+        let mut invocation = self.presence_invocation(&self.presence_scripts.enter, room);
+        invocation
+            .arg(&self.node_id)
+            .arg(PRESENCE_TTL.as_millis() as u64)
+            .arg(JOIN_LEAVE_LIMIT)
+            .arg(self.keys.live(room))
+            .arg(ROOM_KEYS_TTL.as_millis() as u64)
+            .arg(PRUNE_BATCH);
+        for person in people {
+            invocation.arg(person.canonical()).arg(person.as_str());
+        }
+        let _: i64 = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("entering presence")
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub(super) async fn leave_one(
+        &self,
+        room: &RoomName,
+        person: &DisplayName,
+    ) -> BrokerResult<()> {
+        let mut invocation = self.presence_invocation(&self.presence_scripts.leave, room);
+        let _: i64 = invocation
+            .arg(&self.node_id)
+            .arg(person.canonical())
+            .arg(person.as_str())
+            .arg(JOIN_LEAVE_LIMIT)
+            .arg(self.keys.live(room))
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("leaving presence")
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub(super) async fn read_presence(&self, room: &RoomName) -> BrokerResult<Presence> {
+        let mut invocation = self.presence_invocation(&self.presence_scripts.read, room);
+        let (count, entries): (usize, Vec<String>) = invocation
+            .arg(JOIN_LEAVE_LIMIT)
+            .arg(self.keys.live(room))
+            .arg(ONLINE_LIST_LIMIT)
+            .arg(PRUNE_BATCH)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("reading presence")
+            .map_err(unavailable)?;
+        let online = entries
+            .iter()
+            .filter_map(|entry| DisplayName::parse(entry.split_once('\n')?.1).ok())
+            .collect();
+        Ok(Presence {
+            room: room.clone(),
+            online,
+            count,
+        })
+    }
+
+    pub(super) async fn send_typing(
+        &self,
+        room: &RoomName,
+        person: &DisplayName,
+    ) -> BrokerResult<()> {
+        let _: i64 = self
+            .presence_scripts
+            .typing
+            .key(self.keys.typing(room, person))
+            .arg(TYPING_THROTTLE_MS)
+            .arg(self.keys.live(room))
+            .arg(person.as_str())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("sending typing")
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Refreshes this node's people and prunes every room watched here, a few rooms at
+    /// a time on the one multiplexed connection.
+    pub(super) async fn refresh_all(
+        &self,
+        present: &[(RoomName, Vec<DisplayName>)],
+    ) -> BrokerResult<()> {
+        let mut rooms: Vec<(&RoomName, &[DisplayName])> = present
+            .iter()
+            .map(|(room, people)| (room, people.as_slice()))
+            .collect();
+        let watched = self.hub.active_rooms();
+        for (room, _) in &watched {
+            if !present.iter().any(|(r, _)| r == room) {
+                rooms.push((room, &[]));
+            }
+        }
+        let mut first_error = None;
+        for chunk in rooms.chunks(16) {
+            let results = futures::future::join_all(
+                chunk
+                    .iter()
+                    .map(|(room, people)| self.enter_many(room, people)),
+            )
+            .await;
+            if let Some(error) = results.into_iter().find_map(Result::err) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn person_payloads_are_told_from_messages() {
+        assert!(parse_person(b"17-0\nann\nhi").is_none());
+        let (kind, name) = parse_person(b"j\nMary Ann").unwrap().unwrap();
+        assert_eq!((kind, name.as_str()), (PersonEventKind::Join, "Mary Ann"));
+        assert!(parse_person(b"t\n").unwrap().is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Who is in which room, as this node sees it: people, not streams.
+//!
+//! A person's streams to a room on this node are counted here. The first one registers
+//! the person with the broker ([`Broker::enter`], which sends `join` when they were online
+//! on no node); when the last one closes, the leave waits `CHAT_LEAVE_GRACE_SECS` and
+//! happens only if no stream came back meanwhile ([`Broker::leave`], which sends `leave`
+//! when no other node has them), so that a reload makes neither a leave nor a join.
+//!
+//! Every [`REFRESH_EVERY`] the node tells the broker who is present here
+//! ([`Broker::refresh_presence`]): on Redis that keeps their entries from expiring,
+//! restores them if Redis lost them, and prunes the people of nodes that died.
+
+use super::broker::Broker;
+use crate::message::{DisplayName, RoomName};
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tokio_util::sync::CancellationToken;
+
+/// How often this node refreshes its people with the broker. The Redis broker lets an
+/// entry live [`PRESENCE_TTL`](super::broker::redis::PRESENCE_TTL) past its last refresh.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
+
+type Key = (RoomName, String);
+
+struct Local {
+    name: DisplayName,
+    /// Open streams of this person to this room, on this node.
+    streams: usize,
+    /// Bumped whenever `streams` rises from 0, so that a pending leave knows that the
+    /// person came back within the grace.
+    generation: u64,
+}
+
+pub struct PresenceTracker {
+    broker: Arc<dyn Broker>,
+    grace: Duration,
+    /// A std `Mutex`: held for map updates only, never across an `.await`.
+    local: Mutex<HashMap<Key, Local>>,
+}
+
+impl PresenceTracker {
+    pub fn new(broker: Arc<dyn Broker>, grace: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            broker,
+            grace,
+            local: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A stream of `name`'s to `room` opened. Registers the person with the broker when
+    /// this is their first stream to the room here (so that the presence read next
+    /// includes them); the returned guard counts the stream until it is dropped.
+    pub async fn arrive(self: &Arc<Self>, room: &RoomName, name: &DisplayName) -> Here {
+        let key = (room.clone(), name.canonical());
+        let first = {
+            let mut local = self.local.lock().expect("presence lock poisoned");
+            match local.entry(key.clone()) {
+                Entry::Occupied(mut entry) => {
+                    let entry = entry.get_mut();
+                    if entry.streams == 0 {
+                        entry.generation += 1;
+                    }
+                    entry.streams += 1;
+                    false
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(Local {
+                        name: name.clone(),
+                        streams: 1,
+                        generation: 0,
+                    });
+                    true
+                }
+            }
+        };
+        if first && let Err(error) = self.broker.enter(room, name).await {
+            // The next refresh registers them.
+            tracing::warn!(%room, error = format!("{error:#}"), "could not register presence");
+        }
+        Here {
+            tracker: Arc::clone(self),
+            key: Some(key),
+        }
+    }
+
+    /// A stream closed: the leave waits out the grace.
+    fn depart(self: &Arc<Self>, key: Key) {
+        let generation = {
+            let mut local = self.local.lock().expect("presence lock poisoned");
+            let Some(entry) = local.get_mut(&key) else {
+                return;
+            };
+            entry.streams = entry.streams.saturating_sub(1);
+            if entry.streams > 0 {
+                return;
+            }
+            entry.generation
+        };
+        let tracker = Arc::clone(self);
+        tokio::spawn(async move {
+            if !tracker.grace.is_zero() {
+                tokio::time::sleep(tracker.grace).await;
+            }
+            let name = {
+                let mut local = tracker.local.lock().expect("presence lock poisoned");
+                match local.get(&key) {
+                    Some(entry) if entry.streams == 0 && entry.generation == generation => {
+                        local.remove(&key).map(|entry| entry.name)
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(name) = name
+                && let Err(error) = tracker.broker.leave(&key.0, &name).await
+            {
+                // On Redis the entry expires and another node (or this one) sends the leave.
+                tracing::warn!(room = %key.0, error = format!("{error:#}"), "could not end presence");
+            }
+        });
+    }
+
+    /// Everyone present on this node, by room (those within their grace included).
+    pub fn snapshot(&self) -> Vec<(RoomName, Vec<DisplayName>)> {
+        let local = self.local.lock().expect("presence lock poisoned");
+        let mut rooms: HashMap<&RoomName, Vec<DisplayName>> = HashMap::new();
+        for ((room, _), entry) in local.iter() {
+            rooms.entry(room).or_default().push(entry.name.clone());
+        }
+        rooms
+            .into_iter()
+            .map(|(room, names)| (room.clone(), names))
+            .collect()
+    }
+
+    /// Refreshes this node's people with the broker every [`REFRESH_EVERY`], until
+    /// `shutdown`.
+    pub async fn run_refresh(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let present = self.snapshot();
+            if let Err(error) = self.broker.refresh_presence(&present).await {
+                tracing::warn!(error = format!("{error:#}"), "could not refresh presence");
+            }
+        }
+    }
+}
+
+/// One stream's share in its person's presence in a room; ends it when dropped.
+pub struct Here {
+    tracker: Arc<PresenceTracker>,
+    key: Option<Key>,
+}
+
+impl Drop for Here {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.tracker.depart(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{
+        broker::{Limits, memory::MemoryBroker},
+        config::Config,
+        hub::Hub,
+    };
+
+    fn tracker(grace_ms: u64) -> (Arc<PresenceTracker>, Arc<dyn Broker>) {
+        let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(
+            Limits::from_config(&Config::defaults()),
+            Hub::new(8),
+        ));
+        (
+            PresenceTracker::new(Arc::clone(&broker), Duration::from_millis(grace_ms)),
+            broker,
+        )
+    }
+
+    fn names(presence: &crate::awareness::Presence) -> Vec<&str> {
+        presence.online.iter().map(DisplayName::as_str).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_tabs_are_one_person_and_a_reload_within_the_grace_is_no_leave() {
+        let (tracker, broker) = tracker(3_000);
+        let room = RoomName::everyone();
+        let ann = DisplayName::parse("Ann").unwrap();
+        let first = tracker.arrive(&room, &ann).await;
+        let second = tracker.arrive(&room, &ann).await;
+        assert_eq!(broker.presence(&room).await.unwrap().count, 1);
+        drop(first);
+        drop(second);
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let _back = tracker.arrive(&room, &ann).await;
+        tokio::time::sleep(Duration::from_millis(5_000)).await;
+        assert_eq!(names(&broker.presence(&room).await.unwrap()), ["Ann"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_tab_leaves_after_the_grace() {
+        let (tracker, broker) = tracker(3_000);
+        let room = RoomName::everyone();
+        let ann = DisplayName::parse("ann").unwrap();
+        drop(tracker.arrive(&room, &ann).await);
+        tokio::time::sleep(Duration::from_millis(2_900)).await;
+        assert_eq!(broker.presence(&room).await.unwrap().count, 1);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::task::yield_now().await;
+        assert_eq!(broker.presence(&room).await.unwrap().count, 0);
+        assert!(tracker.snapshot().is_empty(), "nothing is left behind");
+    }
+}
