@@ -133,11 +133,18 @@ async fn open(
         }
     }
     let presences =
-        futures::future::try_join_all(request.rooms.iter().map(|r| state.broker.presence(&r.room)))
-            .await?;
+        futures::future::join_all(request.rooms.iter().map(|r| state.broker.presence(&r.room)))
+            .await;
     let mut greeting = BytesMut::from(RETRY);
-    for presence in &presences {
-        greeting.extend_from_slice(&presence_frame(presence));
+    for (presence, room) in presences.iter().zip(&request.rooms) {
+        match presence {
+            Ok(presence) => greeting.extend_from_slice(&presence_frame(presence)),
+            // The stream still opens (and ends, for the client to come back, if it must
+            // replay); a stream without its `presence` keeps what the page has.
+            Err(error) => {
+                tracing::warn!(room = %room.room, error = format!("{error:#}"), "cannot read presence");
+            }
+        }
     }
     let stream = EventStream::new(feeds, greeting.freeze(), &state, slot, present);
     let body = futures::stream::unfold(stream, |mut stream| async move {
