@@ -694,7 +694,16 @@ async fn a_subscriber_that_never_reads_does_not_stall_the_others(kind: BrokerKin
     let mut body = stuck.into_body();
     let mut raw = String::new();
     let deadline = tokio::time::Instant::now() + PROMPTLY * 2;
-    while raw.matches("\n\n").count() < total + 1 {
+    // Complete events with an `id:` line: messages, not `retry:` or `event: presence`.
+    let messages_in = |raw: &str| {
+        raw.rsplit_once("\n\n").map_or(0, |(complete, _)| {
+            complete
+                .split("\n\n")
+                .filter(|block| block.lines().any(|l| l.starts_with("id: ")))
+                .count()
+        })
+    };
+    while messages_in(&raw) < total {
         let frame = tokio::time::timeout_at(deadline, body.frame())
             .await
             .expect("the stuck subscriber catches up")

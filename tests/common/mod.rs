@@ -123,17 +123,36 @@ impl TestApp {
             .await
     }
 
+    /// Opens an event stream without a session; awareness events are set aside.
     pub async fn events_at(&self, path: &str, last_event_id: Option<&str>) -> EventReader {
-        let mut request = self
-            .client()
-            .get(self.url(path))
-            .header("accept", "text/event-stream");
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        let response = open_stream(&self.base, &self.client(), path, last_event_id).await;
+        assert_eq!(response.status(), StatusCode::OK, "opening {path}");
         EventReader::new(response)
+    }
+
+    /// Opens a room's stream as `client` (a person when signed in), with every event.
+    pub async fn listen(&self, client: &Client, room: &str) -> EventReader {
+        listen(&self.base, client, room).await
+    }
+
+    /// Opens `GET /api/events?{query}` as `client`, with every event.
+    pub async fn events_many(
+        &self,
+        client: &Client,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> EventReader {
+        events_many(&self.base, client, query, last_event_id).await
+    }
+
+    /// `GET /api/rooms/{room}/presence`, expecting `200`.
+    pub async fn presence(&self, room: &str) -> Value {
+        presence(&self.base, room).await
+    }
+
+    /// `POST /api/rooms/{room}/typing` as `client`, whatever the answer.
+    pub async fn typing(&self, client: &Client, room: &str) -> Response {
+        typing(&self.base, client, room).await
     }
 
     /// Stops the server as SIGTERM would and waits for it to finish.
@@ -222,6 +241,80 @@ pub async fn say(base: &str, client: &Client, room: &str, text: &str) -> ChatMes
     let response = post(base, client, room, text).await;
     assert_eq!(response.status(), StatusCode::CREATED, "posting {text:?}");
     response.json().await.unwrap()
+}
+
+/// `GET {path}` as an event stream with `client`'s cookies and an optional
+/// `Last-Event-ID`, whatever the answer.
+pub async fn open_stream(
+    base: &str,
+    client: &Client,
+    path: &str,
+    last_event_id: Option<&str>,
+) -> Response {
+    let mut request = client
+        .get(format!("{base}{path}"))
+        .header("accept", "text/event-stream");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    request.send().await.unwrap()
+}
+
+/// Opens a room's stream as `client` (a person when signed in), with every event.
+pub async fn listen(base: &str, client: &Client, room: &str) -> EventReader {
+    let path = format!("/api/rooms/{room}/events");
+    let response = open_stream(base, client, &path, None).await;
+    assert_eq!(response.status(), StatusCode::OK, "opening {path}");
+    EventReader::with_awareness(response)
+}
+
+/// Opens `GET /api/events?{query}` as `client`, with every event.
+pub async fn events_many(
+    base: &str,
+    client: &Client,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> EventReader {
+    let path = format!("/api/events?{query}");
+    let response = open_stream(base, client, &path, last_event_id).await;
+    assert_eq!(response.status(), StatusCode::OK, "opening {path}");
+    EventReader::with_awareness(response)
+}
+
+/// `GET /api/rooms/{room}/presence`, expecting `200`.
+pub async fn presence(base: &str, room: &str) -> Value {
+    let response = browser()
+        .get(format!("{base}/api/rooms/{room}/presence"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "presence of {room}");
+    response.json().await.unwrap()
+}
+
+/// Polls `GET /api/rooms/{room}/presence` until `until` holds of it; returns it.
+pub async fn presence_until(base: &str, room: &str, until: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    loop {
+        let presence = presence(base, room).await;
+        if until(&presence) {
+            return presence;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "presence of {room} never came to pass: last {presence}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `POST /api/rooms/{room}/typing` as `client`, whatever the answer.
+pub async fn typing(base: &str, client: &Client, room: &str) -> Response {
+    client
+        .post(format!("{base}/api/rooms/{room}/typing"))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A server on the given broker, with its own Redis prefix.
@@ -316,18 +409,51 @@ impl Event {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.data).unwrap()
     }
+
+    /// The event's name; `message` when it has no `event:` line.
+    pub fn name(&self) -> &str {
+        self.event.as_deref().unwrap_or("message")
+    }
+
+    /// Whether this is one of the events about who is in a room.
+    pub fn is_awareness(&self) -> bool {
+        AWARENESS_EVENTS.contains(&self.name())
+    }
+
+    /// A message of `GET /api/events`: its id is `<room>/<message id>`.
+    pub fn room_message(&self) -> ChatMessage {
+        assert_eq!(self.event, None, "expected a message event, got {self:?}");
+        let message: ChatMessage = serde_json::from_str(&self.data).unwrap();
+        assert_eq!(
+            self.id.as_deref(),
+            Some(format!("{}/{}", message.room, message.id).as_str()),
+            "the id of {self:?}"
+        );
+        message
+    }
 }
 
+/// The events about presence and typing, which streams carry besides the room's log.
+pub const AWARENESS_EVENTS: [&str; 4] = ["presence", "join", "leave", "typing"];
+
 /// Reads an SSE response event by event; also records comments and `retry:` lines.
+///
+/// Made with [`EventReader::new`], it sets the awareness events (`presence`, `join`,
+/// `leave`, `typing`) aside in `awareness` and yields the rest, so that suites about
+/// messages read messages; [`EventReader::with_awareness`] yields every event.
 pub struct EventReader {
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,
     pub headers: reqwest::header::HeaderMap,
     pub comments: Vec<String>,
     pub retry: Option<String>,
+    /// The awareness events set aside, when they are not yielded.
+    pub awareness: Vec<Event>,
+    keep_awareness: bool,
 }
 
 impl EventReader {
+    /// A reader that sets awareness events aside.
     pub fn new(response: Response) -> Self {
         Self {
             headers: response.headers().clone(),
@@ -335,7 +461,41 @@ impl EventReader {
             buffer: String::new(),
             comments: Vec::new(),
             retry: None,
+            awareness: Vec::new(),
+            keep_awareness: false,
         }
+    }
+
+    /// A reader that yields every event, awareness events included.
+    pub fn with_awareness(response: Response) -> Self {
+        Self {
+            keep_awareness: true,
+            ..Self::new(response)
+        }
+    }
+
+    /// The next event named `name`; fails the test if another event or none comes
+    /// promptly.
+    pub async fn next_named(&mut self, name: &str) -> Event {
+        let event = self
+            .next_within(PROMPTLY)
+            .await
+            .unwrap_or_else(|| panic!("expected event: {name} within {PROMPTLY:?}, got none"));
+        assert_eq!(event.name(), name, "expected event: {name}, got {event:?}");
+        event
+    }
+
+    /// Reads events for `wait` and returns them all (the stream may end sooner).
+    pub async fn drain(&mut self, wait: Duration) -> Vec<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut events = Vec::new();
+        while let Some(event) = self
+            .next_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
+            events.push(event);
+        }
+        events
     }
 
     /// The next event, or `None` if the stream ends or nothing comes within `wait`.
@@ -344,8 +504,12 @@ impl EventReader {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
-                if let Some(event) = self.parse_block(&block) {
-                    return Some(event);
+                match self.parse_block(&block) {
+                    Some(event) if !self.keep_awareness && event.is_awareness() => {
+                        self.awareness.push(event);
+                    }
+                    Some(event) => return Some(event),
+                    None => {}
                 }
                 continue;
             }
