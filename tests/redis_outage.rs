@@ -114,3 +114,57 @@ async fn without_redis_posts_get_503_and_the_node_is_not_ready() {
     let events = app.events("everyone", Some("1-0")).await;
     assert_eq!(events.headers["content-type"], "text/event-stream");
 }
+
+/// Redis keeps nothing on disk here: a restart loses every presence entry, and the joins
+/// and leaves published while a node re-subscribes are lost. The nodes put their people
+/// back (their refresh), and each node sends its rooms' presence again once its Pub/Sub
+/// is back, so that a listener's member list is right again.
+#[tokio::test]
+async fn presence_comes_back_after_a_redis_restart() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let a = spawn_app_with(BrokerKind::Redis, |c| c.redis_url = Some(url.clone())).await;
+    let b = spawn_app_with(BrokerKind::Redis, |c| {
+        c.redis_url = Some(url.clone());
+        c.redis_prefix = a.config.redis_prefix.clone();
+    })
+    .await;
+    // A client without the 30 s limit of `browser()`: the stream outlives the restart.
+    let ann = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        common::try_sign_in(&a.base, &ann, "ann").await.status(),
+        StatusCode::OK
+    );
+    let _ann_here = common::listen(&a.base, &ann, "back").await;
+    let watcher = reqwest::Client::new();
+    let mut watching = common::events_many(&b.base, &watcher, "rooms=back", None).await;
+    let first = watching.next_named("presence").await.json();
+    assert_eq!(first["online"], serde_json::json!(["ann"]));
+
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    redis.restart();
+
+    // Within a refresh (5 s) and a reconnect, ann is back in Redis, and B's listener
+    // has been told: by a `join` (ann's node re-entering her) or by a fresh `presence`.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut told = false;
+    while !told {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = watching
+            .next_within(left)
+            .await
+            .expect("the listener is told who is here after the restart");
+        let data = event.json();
+        told = match event.name() {
+            "presence" => data["online"] == serde_json::json!(["ann"]),
+            "join" => data["name"] == "ann",
+            _ => false,
+        };
+    }
+    let presence = common::presence(&b.base, "back").await;
+    assert_eq!(presence["online"], serde_json::json!(["ann"]));
+}

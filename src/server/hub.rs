@@ -176,6 +176,16 @@ impl Hub {
         }
     }
 
+    /// Sends a room's subscribers its presence as it stands (after they may have missed
+    /// joins or leaves).
+    pub fn presence(&self, presence: &Presence) {
+        let frame = presence_frame(presence);
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        if let Some(channel) = rooms.get(&presence.room) {
+            let _ = channel.sender.send(Delivery::Person { frame });
+        }
+    }
+
     /// The rooms with subscribers here, each with the newest id dispatched to it.
     pub fn active_rooms(&self) -> Vec<(RoomName, Option<MessageId>)> {
         let rooms = self.rooms.lock().expect("hub lock poisoned");

@@ -277,6 +277,7 @@ impl RedisBroker {
         let task = Listener {
             client,
             store: broker.store(),
+            presence_read: broker.presence_scripts.read.clone(),
             hub: Arc::clone(&broker.hub),
             state: Arc::clone(&broker.listener),
         };
@@ -690,6 +691,8 @@ fn now_ms() -> u64 {
 struct Listener {
     client: Client,
     store: Store,
+    /// Reads a room's presence, sent again to its listeners after a reconnect.
+    presence_read: Script,
     hub: Arc<Hub>,
     state: Arc<ListenerState>,
 }
@@ -783,6 +786,11 @@ impl Listener {
             .load(Ordering::Acquire)
             .saturating_sub(CLOCK_SKEW_MS);
         for (room, last) in self.hub.active_rooms() {
+            // Joins, leaves and typing are not logged: what went out while the
+            // subscription was down is lost, so the room's listeners get its presence as
+            // it stands now.
+            let presence = self.store.presence(&self.presence_read, &room).await?;
+            self.hub.presence(&presence);
             let from = last.unwrap_or(MessageId::new(floor, 0));
             // Bounded by the stream's MAXLEN: this runs per room open on this node after a
             // reconnect, not on a client's request.

@@ -18,7 +18,7 @@
 //! Join, leave and typing go out on the room's Pub/Sub channel as `j\nname`, `l\nname`
 //! and `t\nname` (a message's payload starts with its id, a digit).
 
-use super::{Keys, RedisBroker, unavailable};
+use super::{Keys, RedisBroker, Store, unavailable};
 use crate::{
     awareness::{
         JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
@@ -131,7 +131,7 @@ return 0
 pub struct PresenceScripts {
     enter: redis::Script,
     leave: redis::Script,
-    read: redis::Script,
+    pub read: redis::Script,
     typing: redis::Script,
 }
 
@@ -180,6 +180,37 @@ pub fn parse_person(payload: &[u8]) -> Option<anyhow::Result<(PersonEventKind, D
             })
             .map(|name| (kind, name)),
     )
+}
+
+impl Store {
+    /// Who is in `room`, pruning expired entries first (`script`: [`PRESENCE_SCRIPT`]).
+    pub(super) async fn presence(
+        &self,
+        script: &redis::Script,
+        room: &RoomName,
+    ) -> anyhow::Result<Presence> {
+        let mut invocation = script.key(self.keys.here(room));
+        invocation
+            .key(self.keys.people(room))
+            .key(self.keys.names(room));
+        let (count, entries): (usize, Vec<String>) = invocation
+            .arg(JOIN_LEAVE_LIMIT)
+            .arg(self.keys.live(room))
+            .arg(ONLINE_LIST_LIMIT)
+            .arg(PRUNE_BATCH)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("reading presence")?;
+        let online = entries
+            .iter()
+            .filter_map(|entry| DisplayName::parse(entry.split_once('\n')?.1).ok())
+            .collect();
+        Ok(Presence {
+            room: room.clone(),
+            online,
+            count,
+        })
+    }
 }
 
 impl RedisBroker {
@@ -252,25 +283,10 @@ impl RedisBroker {
     }
 
     pub(super) async fn read_presence(&self, room: &RoomName) -> BrokerResult<Presence> {
-        let mut invocation = self.presence_invocation(&self.presence_scripts.read, room);
-        let (count, entries): (usize, Vec<String>) = invocation
-            .arg(JOIN_LEAVE_LIMIT)
-            .arg(self.keys.live(room))
-            .arg(ONLINE_LIST_LIMIT)
-            .arg(PRUNE_BATCH)
-            .invoke_async(&mut self.connection.clone())
+        self.store()
+            .presence(&self.presence_scripts.read, room)
             .await
-            .context("reading presence")
-            .map_err(unavailable)?;
-        let online = entries
-            .iter()
-            .filter_map(|entry| DisplayName::parse(entry.split_once('\n')?.1).ok())
-            .collect();
-        Ok(Presence {
-            room: room.clone(),
-            online,
-            count,
-        })
+            .map_err(unavailable)
     }
 
     pub(super) async fn send_typing(
