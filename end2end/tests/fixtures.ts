@@ -46,21 +46,21 @@ export class ChatNode {
   }
 
   async start(): Promise<void> {
-    this.process = spawn(serverBinary, [], {
-      env: {
-        ...process.env,
-        LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
-        LEPTOS_SITE_ROOT: siteRoot,
-        REDIS_URL: redisUrl,
-        CHAT_REDIS_PREFIX: this.prefix,
-        CHAT_SECRET: this.secret,
-        RUST_LOG: 'warn',
-        // Specs post hundreds of messages through the API from one session.
-        CHAT_POST_RATE: '0',
-        ...this.env,
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
+      LEPTOS_SITE_ROOT: siteRoot,
+      REDIS_URL: redisUrl,
+      CHAT_REDIS_PREFIX: this.prefix,
+      CHAT_SECRET: this.secret,
+      RUST_LOG: 'warn',
+      // Specs post hundreds of messages through the API from one session.
+      CHAT_POST_RATE: '0',
+      ...this.env,
+    };
+    // `REDIS_URL: ''` asks for the in-memory broker (one node, nothing shared).
+    if (env.REDIS_URL === '') delete env.REDIS_URL;
+    this.process = spawn(serverBinary, [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
@@ -159,7 +159,8 @@ export class Chat {
   private readonly secret = randomUUID();
   private readonly nodes: ChatNode[] = [];
 
-  /** Starts a node; `env` adds settings such as CHAT_HISTORY_LIMIT. */
+  /** Starts a node; `env` adds settings such as CHAT_HISTORY_LIMIT (`REDIS_URL: ''` for
+   * the in-memory broker). */
   async node(env: Record<string, string> = {}): Promise<ChatNode> {
     const node = new ChatNode(await freePort(), this.prefix, this.secret, env);
     this.nodes.push(node);

@@ -1,20 +1,20 @@
-//! The browser's side of a room's event stream: an `EventSource`, seen by the page as a
-//! connection status signal and two callbacks.
+//! The browser's one event stream, `GET /api/events`: an `EventSource` for every room the
+//! tab cares about, seen by the page as a connection status and one callback per event.
 //!
-//! The first connect asks to resume after the newest rendered message
-//! (`?last_event_id=`); from then on the browser's own reconnects send `Last-Event-ID`,
-//! so nothing is missed across a reconnect. The page drops any message it already has,
-//! so nothing is shown twice either.
+//! The browser's own reconnect would resume only one room (`Last-Event-ID` holds one
+//! `<room>/<id>`), so the stream is closed on its first error and the page opens a fresh
+//! one with the newest id it holds for each room (see `feed.rs`).
 
-use crate::message::{MessageId, RoomName};
+use crate::awareness::StreamRequest;
 
 /// What the header's indicator shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Connection {
-    /// No stream: before hydration, without JavaScript, or given up by the browser.
+    /// No stream: before hydration, or without JavaScript.
     Offline,
     Connecting,
     Live,
+    /// The stream dropped; a fresh one opens in a few seconds.
     Reconnecting,
 }
 
@@ -29,12 +29,12 @@ impl Connection {
     }
 }
 
-/// The URL of a room's stream, resuming after `after` if given.
-pub fn events_url(room: &RoomName, after: Option<MessageId>) -> String {
-    match after {
-        Some(id) => format!("/api/rooms/{room}/events?last_event_id={id}"),
-        None => format!("/api/rooms/{room}/events"),
-    }
+/// The event names the page listens to; the stream's other events are ignored.
+pub const EVENTS: [&str; 6] = ["message", "resync", "presence", "join", "leave", "typing"];
+
+/// The URL of the many-room stream for `request`.
+pub fn stream_url(request: &StreamRequest) -> String {
+    format!("/api/events?{}", request.to_query())
 }
 
 #[cfg(feature = "hydrate")]
@@ -42,9 +42,8 @@ pub use browser::LiveStream;
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use super::*;
-    use crate::message::ChatMessage;
-    use leptos::prelude::*;
+    use super::EVENTS;
+    use std::rc::Rc;
     use wasm_bindgen::{JsCast, closure::Closure};
     use web_sys::{Event, EventSource, MessageEvent};
 
@@ -55,14 +54,16 @@ mod browser {
     }
 
     impl LiveStream {
+        /// Opens `url`. `on_event` gets each event's name, data and `lastEventId`;
+        /// `on_error` is called once, after the stream has been closed (never retried
+        /// by the browser itself).
         pub fn open(
             url: &str,
-            status: RwSignal<Connection>,
-            on_message: impl Fn(ChatMessage) + 'static,
-            on_resync: impl Fn() + 'static,
+            on_open: impl Fn() + 'static,
+            on_event: impl Fn(&str, &str, &str) + 'static,
+            on_error: impl Fn() + 'static,
         ) -> Result<Self, wasm_bindgen::JsValue> {
             let source = EventSource::new(url)?;
-            status.set(Connection::Connecting);
             let mut listeners = Vec::new();
             let mut listen = |name: &str, handler: Box<dyn FnMut(Event)>| {
                 let closure = Closure::wrap(handler);
@@ -71,33 +72,32 @@ mod browser {
                     .expect("adding an EventSource listener");
                 listeners.push(closure);
             };
-            listen("open", Box::new(move |_| status.set(Connection::Live)));
-            listen(
-                "message",
-                Box::new(move |event: Event| {
-                    let Some(data) = event
-                        .dyn_ref::<MessageEvent>()
-                        .and_then(|e| e.data().as_string())
-                    else {
-                        return;
-                    };
-                    if let Ok(message) = serde_json::from_str::<ChatMessage>(&data) {
-                        on_message(message);
-                    }
-                }),
-            );
-            listen("resync", Box::new(move |_| on_resync()));
+            listen("open", Box::new(move |_| on_open()));
+            let on_event = Rc::new(on_event);
+            for name in EVENTS {
+                let on_event = Rc::clone(&on_event);
+                listen(
+                    name,
+                    Box::new(move |event: Event| {
+                        let Some(event) = event.dyn_ref::<MessageEvent>() else {
+                            return;
+                        };
+                        if let Some(data) = event.data().as_string() {
+                            on_event(name, &data, &event.last_event_id());
+                        }
+                    }),
+                );
+            }
             let source_for_errors = source.clone();
             listen(
                 "error",
                 Box::new(move |_| {
-                    // CONNECTING: the browser retries by itself, with Last-Event-ID.
-                    // CLOSED: it gave up (an error status); the page reopens later.
-                    status.set(if source_for_errors.ready_state() == EventSource::CLOSED {
-                        Connection::Offline
-                    } else {
-                        Connection::Reconnecting
-                    });
+                    // Close now, so the browser does not retry with one room's id; the
+                    // listeners stay alive until the page drops this stream.
+                    if source_for_errors.ready_state() != EventSource::CLOSED {
+                        source_for_errors.close();
+                    }
+                    on_error();
                 }),
             );
             Ok(Self {

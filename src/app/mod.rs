@@ -2,18 +2,29 @@
 //! JavaScript), then hydrated into a live chat.
 //!
 //! - [`lobby`]: `/`, pick a name and a room.
-//! - [`room`]: `/r/{room}`, the room itself: header, messages, composer, recent rooms.
-//! - [`live`]: the `EventSource` behind a room, as signals.
+//! - [`room`]: `/r/{room}`, the room's page, put together from
+//!   - `messages` (the list, `@name` mentions, who is typing),
+//!   - `composer` (the message box: typing, completing `@name`),
+//!   - `members` (who is here: a sidebar, or a sheet on small screens),
+//!   - `sidebar` (recent rooms with their unread counts, notifications).
+//! - [`feed`]: what the room page knows, kept current by the tab's one event stream.
+//! - [`live`]: the `EventSource` itself.
 //! - [`data`]: server functions for rendering and for the no-JS forms.
 //! - [`identity`]: who you are (avatar, name, sign-out, change of name).
-//! - [`client`]: browser-only calls (the JSON API, localStorage, local time).
+//! - [`client`]: browser-only calls (the JSON API, localStorage, local time,
+//!   notifications).
 
 pub mod client;
+mod composer;
 pub mod data;
+pub mod feed;
 pub mod identity;
 pub mod live;
 mod lobby;
+mod members;
+mod messages;
 mod room;
+mod sidebar;
 mod sign_in;
 
 use crate::message::DisplayName;
@@ -66,6 +77,13 @@ impl SessionContext {
         self.known
             .get()
             .unwrap_or_else(|| self.whoami.get().and_then(Result::ok).flatten())
+    }
+
+    /// The current name, without subscribing to it (for event handlers).
+    pub fn name_untracked(&self) -> Option<DisplayName> {
+        self.known
+            .get_untracked()
+            .unwrap_or_else(|| self.whoami.get_untracked().and_then(Result::ok).flatten())
     }
 }
 

@@ -1,0 +1,388 @@
+//! The browser side of the feed: the tab's one `EventSource`, each event applied to the
+//! [`Feed`], reconnects, last-read ids, and notifications of mentions.
+
+use super::{Feed, Messages, PAGE, StreamEvent, TYPING_SHOWS_MS, Typist, join, leave};
+use crate::{
+    app::{
+        SessionContext, client,
+        live::{self, Connection, LiveStream},
+    },
+    awareness::{
+        self, JOIN_LEAVE_LIMIT, MAX_STREAM_ROOMS, PersonEvent, PersonEventKind, StreamRequest,
+        StreamRoom,
+    },
+    message::{ChatMessage, MessageId, RoomName},
+};
+use leptos::{prelude::*, task::spawn_local};
+use send_wrapper::SendWrapper;
+use std::{collections::BTreeMap, time::Duration};
+use wasm_bindgen::JsCast;
+
+/// Messages of a background room fetched after its `resync`, to count its unread.
+const UNREAD_PAGE: usize = 200;
+/// How long a dropped stream (or a failed reload) waits before the next try.
+const RETRY: Duration = Duration::from_secs(3);
+/// How often the member list is read while the room is too full for join and leave.
+const PRESENCE_POLL: Duration = Duration::from_secs(30);
+/// A mention older than this when it arrives (a replay after a reconnect) notifies
+/// nobody: it is counted in the sidebar instead.
+const NOTIFY_WITHIN_MS: f64 = 60_000.0;
+
+/// Everything the stream's callbacks need, `Copy` so that each can hold it.
+#[derive(Clone, Copy)]
+struct Tab {
+    feed: Feed,
+    session: SessionContext,
+    stream: StoredValue<Option<SendWrapper<LiveStream>>>,
+    /// The newest id this tab holds for each room: where a fresh stream resumes.
+    positions: StoredValue<BTreeMap<RoomName, MessageId>>,
+    last_read: StoredValue<client::LastRead>,
+    /// Set when the room is left; read with `try_`, since timers outlive the room.
+    closed: StoredValue<bool>,
+}
+
+/// Opens the tab's stream once the room's history is on the page, keeps it open, and
+/// keeps the room's last-read id at its newest message; closes it when the room is left.
+pub fn connect(feed: Feed, history: Resource<Result<Vec<ChatMessage>, ServerFnError>>) {
+    let tab = Tab {
+        feed,
+        session: expect_context::<SessionContext>(),
+        stream: StoredValue::new(None),
+        positions: StoredValue::new(BTreeMap::new()),
+        last_read: StoredValue::new(client::load_last_read()),
+        closed: StoredValue::new(false),
+    };
+    let started = StoredValue::new(false);
+    Effect::new(move |_| {
+        let rendered = history.with(|page| match page {
+            Some(Ok(page)) => Some(page.last().map(|m| m.id)),
+            _ => None,
+        });
+        if let Some(rendered) = rendered
+            && !started.get_value()
+        {
+            started.set_value(true);
+            tab.start(rendered);
+        }
+    });
+    // Opening a room reads it, and so does every message that arrives while it is open.
+    Effect::new(move |_| {
+        if let Some(newest) = feed.messages.with(|all| all.keys().next_back().copied()) {
+            let room = feed.room.get_value();
+            tab.last_read.set_value(client::mark_read(&room, newest));
+        }
+    });
+    tab.poll_presence_when_full();
+    tab.follow_other_tabs();
+    on_cleanup(move || {
+        tab.closed.set_value(true);
+        tab.stream.set_value(None);
+    });
+}
+
+impl Tab {
+    fn alive(self) -> bool {
+        self.closed.try_get_value() == Some(false)
+    }
+
+    fn start(self, rendered: Option<MessageId>) {
+        let room = self.feed.room.get_value();
+        let shown = self
+            .feed
+            .messages
+            .with_untracked(|all| all.keys().next_back().copied());
+        // A room shown empty resumes from 0-0, which is never a real id: the server
+        // answers `resync` and the page loads history, so that a message posted between
+        // the server's render and now is not lost.
+        let newest = rendered.max(shown).unwrap_or_default();
+        self.advance(&room, newest);
+        if rendered.is_none() {
+            self.last_read
+                .set_value(client::mark_read(&room, MessageId::default()));
+        }
+        self.open();
+    }
+
+    /// Where a fresh stream starts: this room after its newest message, and each other
+    /// recent room after the newest id held for it, else its last-read id.
+    fn request(self) -> StreamRequest {
+        let current = self.feed.room.get_value();
+        let positions = self.positions.get_value();
+        let last_read = self.last_read.get_value();
+        let mut rooms = vec![StreamRoom {
+            after: Some(positions.get(&current).copied().unwrap_or_default()),
+            room: current.clone(),
+        }];
+        let others = client::load_recent().into_iter().filter(|r| *r != current);
+        for room in others.take(MAX_STREAM_ROOMS - 1) {
+            let after = positions.get(&room).or(last_read.get(&room)).copied();
+            rooms.push(StreamRoom { room, after });
+        }
+        StreamRequest {
+            rooms,
+            here: vec![0],
+        }
+    }
+
+    fn open(self) {
+        let status = self.feed.status;
+        if status.get_untracked() != Connection::Reconnecting {
+            status.set(Connection::Connecting);
+        }
+        let opened = LiveStream::open(
+            &live::stream_url(&self.request()),
+            move || status.set(Connection::Live),
+            move |kind, data, id| self.on_event(kind, data, id),
+            move || self.dropped(),
+        );
+        match opened {
+            // Replacing the old stream drops its listeners; none of them is running now.
+            Ok(stream) => self.stream.set_value(Some(SendWrapper::new(stream))),
+            Err(_) => self.dropped(),
+        }
+    }
+
+    /// The stream failed (and is closed): open a fresh one a little later.
+    fn dropped(self) {
+        self.feed.status.set(Connection::Reconnecting);
+        set_timeout(
+            move || {
+                if self.alive() {
+                    self.open();
+                }
+            },
+            RETRY,
+        );
+    }
+
+    fn advance(self, room: &RoomName, id: MessageId) {
+        self.positions.update_value(|all| {
+            let position = all.entry(room.clone()).or_default();
+            *position = (*position).max(id);
+        });
+    }
+
+    fn on_event(self, kind: &str, data: &str, id: &str) {
+        if let Some((room, id)) = awareness::parse_stream_event_id(id) {
+            self.advance(&room, id);
+        }
+        let Some(event) = StreamEvent::parse(kind, data) else {
+            return;
+        };
+        if *event.room() != self.feed.room.get_value() {
+            match event {
+                StreamEvent::Message(message) => self.background_message(message),
+                StreamEvent::Resync(resync) => self.recount(resync.room),
+                // Presence belongs to the room the person is in (`here`), this one.
+                _ => {}
+            }
+            return;
+        }
+        match event {
+            StreamEvent::Message(message) => {
+                self.stop_typing(&message.sender);
+                self.notify_if_mentioned(&message);
+                self.feed.add([message]);
+            }
+            StreamEvent::Resync(_) => {
+                // What is shown cannot be continued: clear it now, so that live messages
+                // from here on land in an empty list, and merge the reloaded page in.
+                self.feed.messages.set(Messages::new());
+                self.load_newest();
+            }
+            StreamEvent::Presence(presence) => self.feed.members.set(Some(presence)),
+            StreamEvent::Person(kind, person) => self.person(kind, person),
+        }
+    }
+
+    fn load_newest(self) {
+        let room = self.feed.room.get_value();
+        spawn_local(async move {
+            let page = client::history(&room, None, PAGE).await;
+            if !self.alive() {
+                return;
+            }
+            match page {
+                Ok(page) => {
+                    self.feed.more_older.set(page.len() == PAGE);
+                    if let Some(newest) = page.last() {
+                        self.advance(&room, newest.id);
+                    }
+                    self.feed.add(page);
+                }
+                Err(_) => set_timeout(
+                    move || {
+                        if self.alive() {
+                            self.load_newest();
+                        }
+                    },
+                    RETRY,
+                ),
+            }
+        });
+    }
+
+    fn person(self, kind: PersonEventKind, person: PersonEvent) {
+        match kind {
+            PersonEventKind::Join => self.feed.members.update(|members| {
+                if let Some(members) = members {
+                    join(members, person.name);
+                }
+            }),
+            PersonEventKind::Leave => {
+                self.stop_typing(&person.name);
+                self.feed.members.update(|members| {
+                    if let Some(members) = members {
+                        leave(members, &person.name);
+                    }
+                });
+            }
+            PersonEventKind::Typing => {
+                if self
+                    .session
+                    .name_untracked()
+                    .is_some_and(|me| me.same_name(&person.name))
+                {
+                    return;
+                }
+                let until = client::now_ms() + TYPING_SHOWS_MS;
+                self.feed.typing.update(|typing| {
+                    match typing.iter_mut().find(|t| t.name.same_name(&person.name)) {
+                        Some(typist) => typist.until = until,
+                        None => typing.push(Typist {
+                            name: person.name,
+                            until,
+                        }),
+                    }
+                });
+                let typing = self.feed.typing;
+                set_timeout(
+                    move || {
+                        let now = client::now_ms();
+                        typing.maybe_update(|typing| {
+                            let before = typing.len();
+                            typing.retain(|t| t.until > now);
+                            typing.len() != before
+                        });
+                    },
+                    Duration::from_millis(TYPING_SHOWS_MS as u64 + 50),
+                );
+            }
+        }
+    }
+
+    fn stop_typing(self, name: &crate::message::DisplayName) {
+        self.feed.typing.maybe_update(|typing| {
+            let before = typing.len();
+            typing.retain(|t| !t.name.same_name(name));
+            typing.len() != before
+        });
+    }
+
+    fn background_message(self, message: ChatMessage) {
+        let me = self.session.name_untracked();
+        let read = self
+            .last_read
+            .with_value(|all| all.get(&message.room).copied());
+        if read.is_none_or(|read| message.id > read) {
+            self.notify_if_mentioned(&message);
+        }
+        self.feed.unread.update(|all| {
+            all.entry(message.room.clone())
+                .or_default()
+                .add(&message, read, me.as_ref());
+        });
+    }
+
+    /// A background room's `resync`: count what is unread in its newest page.
+    fn recount(self, room: RoomName) {
+        spawn_local(async move {
+            let Ok(page) = client::history(&room, None, UNREAD_PAGE).await else {
+                return;
+            };
+            if !self.alive() {
+                return;
+            }
+            if let Some(newest) = page.last() {
+                self.advance(&room, newest.id);
+            }
+            let me = self.session.name_untracked();
+            let read = self.last_read.with_value(|all| all.get(&room).copied());
+            self.feed.unread.update(|all| {
+                let unread = all.entry(room).or_default();
+                for message in &page {
+                    unread.add(message, read, me.as_ref());
+                }
+            });
+        });
+    }
+
+    fn notify_if_mentioned(self, message: &ChatMessage) {
+        let Some(me) = self.session.name_untracked() else {
+            return;
+        };
+        let fresh = message.id.ms as f64 >= client::now_ms() - NOTIFY_WITHIN_MS;
+        if fresh
+            && client::page_hidden()
+            && !me.same_name(&message.sender)
+            && awareness::mentions_name(&message.text, &me)
+        {
+            client::notify(
+                &format!("{} in #{}", message.sender, message.room),
+                &message.text,
+                &format!("tiny-chat-{}", message.room),
+            );
+        }
+    }
+
+    /// While the room has more people than join and leave are sent for, reads who is
+    /// here every 30 s instead.
+    fn poll_presence_when_full(self) {
+        let Ok(handle) = set_interval_with_handle(
+            move || {
+                if !self.alive() {
+                    return;
+                }
+                let full = self.feed.members.with_untracked(|members| {
+                    members
+                        .as_ref()
+                        .is_some_and(|m| m.count >= JOIN_LEAVE_LIMIT)
+                });
+                if full {
+                    let room = self.feed.room.get_value();
+                    spawn_local(async move {
+                        if let Ok(presence) = client::presence(&room).await {
+                            self.feed.members.set(Some(presence));
+                        }
+                    });
+                }
+            },
+            PRESENCE_POLL,
+        ) else {
+            return;
+        };
+        on_cleanup(move || handle.clear());
+    }
+
+    /// Another tab read a room: what it read is no longer unread here either.
+    fn follow_other_tabs(self) {
+        let handle = window_event_listener_untyped("storage", move |event| {
+            let changed = event
+                .dyn_ref::<web_sys::StorageEvent>()
+                .is_some_and(|e| e.key().as_deref() == Some(client::LAST_READ_KEY));
+            if !changed || !self.alive() {
+                return;
+            }
+            let read = client::load_last_read();
+            self.feed.unread.update(|all| {
+                for (room, unread) in all.iter_mut() {
+                    if let Some(read) = read.get(room) {
+                        unread.read_up_to(*read);
+                    }
+                }
+            });
+            self.last_read.set_value(read);
+        });
+        on_cleanup(move || handle.remove());
+    }
+}
