@@ -59,7 +59,8 @@ pub struct Config {
     #[arg(long, env = "CHAT_SIGNIN_RATE", default_value_t = 10.0, value_parser = rate(0.01, 100_000.0))]
     pub signin_rate: f64,
 
-    /// Open event streams per client address; 0 turns the limit off.
+    /// Open event streams per client address; a stream of many rooms counts one per
+    /// room. 0 turns the limit off.
     #[arg(long, env = "CHAT_MAX_STREAMS_PER_CLIENT", default_value_t = 256)]
     pub max_streams_per_client: u32,
 

@@ -169,9 +169,10 @@ impl Hub {
 
     /// Tells every subscriber of a room that someone joined, left or is typing.
     pub fn person(&self, kind: PersonEventKind, room: &RoomName, name: &DisplayName) {
-        let frame = person_frame(kind, room, name);
         let rooms = self.rooms.lock().expect("hub lock poisoned");
+        // Encoded only where someone listens (a short JSON, under the lock).
         if let Some(channel) = rooms.get(room) {
+            let frame = person_frame(kind, room, name);
             let _ = channel.sender.send(Delivery::Person { frame });
         }
     }

@@ -201,19 +201,26 @@ impl StreamCounter {
         })
     }
 
-    /// Counts a stream for `address`, or refuses it with `429 rate_limited`.
-    pub fn open(self: &Arc<Self>, address: IpAddr) -> Result<StreamSlot, Error> {
+    /// Counts a stream of `rooms` rooms for `address` (a stream weighs one per room:
+    /// each room it follows costs the node a channel), or refuses it with
+    /// `429 rate_limited`.
+    pub fn open(self: &Arc<Self>, address: IpAddr, rooms: usize) -> Result<StreamSlot, Error> {
+        let weight = u32::try_from(rooms.max(1)).unwrap_or(u32::MAX);
         let mut open = self.open.lock().expect("stream counter lock poisoned");
         let count = open.entry(address).or_insert(0);
-        if self.max > 0 && *count >= self.max {
+        if self.max > 0 && count.saturating_add(weight) > self.max {
+            if *count == 0 {
+                open.remove(&address);
+            }
             return Err(Error::RateLimited {
                 retry_after_secs: 5,
             });
         }
-        *count += 1;
+        *count += weight;
         Ok(StreamSlot {
             counter: Arc::clone(self),
             address,
+            weight,
         })
     }
 }
@@ -222,6 +229,7 @@ impl StreamCounter {
 pub struct StreamSlot {
     counter: Arc<StreamCounter>,
     address: IpAddr,
+    weight: u32,
 }
 
 impl Drop for StreamSlot {
@@ -232,7 +240,7 @@ impl Drop for StreamSlot {
             .lock()
             .expect("stream counter lock poisoned");
         if let Some(count) = open.get_mut(&self.address) {
-            *count -= 1;
+            *count = count.saturating_sub(self.weight);
             if *count == 0 {
                 open.remove(&self.address);
             }
@@ -314,20 +322,37 @@ mod tests {
     fn the_stream_counter_refuses_past_the_limit_and_frees_slots() {
         let counter = StreamCounter::new(2);
         let a = ip("1.1.1.1");
-        let first = counter.open(a).unwrap();
-        let _second = counter.open(a).unwrap();
-        assert!(counter.open(a).is_err());
+        let first = counter.open(a, 1).unwrap();
+        let _second = counter.open(a, 1).unwrap();
+        assert!(counter.open(a, 1).is_err());
         assert!(
-            counter.open(ip("2.2.2.2")).is_ok(),
+            counter.open(ip("2.2.2.2"), 1).is_ok(),
             "other addresses are separate"
         );
         drop(first);
-        let _third = counter.open(a).unwrap();
+        let _third = counter.open(a, 1).unwrap();
         drop(_third);
         drop(_second);
         assert!(
             counter.open.lock().unwrap().is_empty(),
             "nothing is left behind"
+        );
+    }
+
+    #[test]
+    fn a_stream_weighs_one_per_room() {
+        let counter = StreamCounter::new(50);
+        let a = ip("1.1.1.1");
+        let forty = counter.open(a, 40).unwrap();
+        assert!(counter.open(a, 11).is_err(), "40 + 11 rooms is past 50");
+        let ten = counter.open(a, 10).unwrap();
+        drop(forty);
+        drop(ten);
+        assert!(counter.open.lock().unwrap().is_empty());
+        assert!(counter.open(ip("2.2.2.2"), 51).is_err());
+        assert!(
+            counter.open.lock().unwrap().is_empty(),
+            "a refusal leaves nothing"
         );
     }
 

@@ -11,7 +11,10 @@
 //! restores them if Redis lost them, and prunes the people of nodes that died.
 
 use super::broker::Broker;
-use crate::message::{DisplayName, RoomName};
+use crate::{
+    awareness::Presence,
+    message::{DisplayName, RoomName},
+};
 use std::{
     collections::{HashMap, hash_map::Entry},
     sync::{Arc, Mutex},
@@ -51,9 +54,14 @@ impl PresenceTracker {
     }
 
     /// A stream of `name`'s to `room` opened. Registers the person with the broker when
-    /// this is their first stream to the room here (so that the presence read next
-    /// includes them); the returned guard counts the stream until it is dropped.
-    pub async fn arrive(self: &Arc<Self>, room: &RoomName, name: &DisplayName) -> Here {
+    /// this is their first stream to the room here, and then answers the room's presence
+    /// (which includes them) from that same step; the returned guard counts the stream
+    /// until it is dropped.
+    pub async fn arrive(
+        self: &Arc<Self>,
+        room: &RoomName,
+        name: &DisplayName,
+    ) -> (Here, Option<Presence>) {
         let key = (room.clone(), name.canonical());
         let first = {
             let mut local = self.local.lock().expect("presence lock poisoned");
@@ -76,14 +84,23 @@ impl PresenceTracker {
                 }
             }
         };
-        if first && let Err(error) = self.broker.enter(room, name).await {
-            // The next refresh registers them.
-            tracing::warn!(%room, error = format!("{error:#}"), "could not register presence");
-        }
-        Here {
+        // The guard exists before the broker is asked: if this future is dropped while it
+        // waits (the client went away), the guard's leave still runs.
+        let here = Here {
             tracker: Arc::clone(self),
             key: Some(key),
+        };
+        let mut presence = None;
+        if first {
+            match self.broker.enter(room, name).await {
+                Ok(entered) => presence = Some(entered),
+                // The next refresh registers them.
+                Err(error) => {
+                    tracing::warn!(%room, error = format!("{error:#}"), "could not register presence");
+                }
+            }
         }
+        (here, presence)
     }
 
     /// A stream closed: the leave waits out the grace.
@@ -187,7 +204,7 @@ mod tests {
         )
     }
 
-    fn names(presence: &crate::awareness::Presence) -> Vec<&str> {
+    fn names(presence: &Presence) -> Vec<&str> {
         presence.online.iter().map(DisplayName::as_str).collect()
     }
 
@@ -196,8 +213,8 @@ mod tests {
         let (tracker, broker) = tracker(3_000);
         let room = RoomName::everyone();
         let ann = DisplayName::parse("Ann").unwrap();
-        let first = tracker.arrive(&room, &ann).await;
-        let second = tracker.arrive(&room, &ann).await;
+        let (first, _) = tracker.arrive(&room, &ann).await;
+        let (second, _) = tracker.arrive(&room, &ann).await;
         assert_eq!(broker.presence(&room).await.unwrap().count, 1);
         drop(first);
         drop(second);

@@ -68,6 +68,20 @@ struct Room {
     bytes: usize,
 }
 
+/// A room's presence from its people (canonical name → name, so in order).
+fn snapshot(room: &RoomName, people: Option<&BTreeMap<String, DisplayName>>) -> Presence {
+    Presence {
+        room: room.clone(),
+        online: people
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .take(ONLINE_LIST_LIMIT)
+            .cloned()
+            .collect(),
+        count: people.map_or(0, BTreeMap::len),
+    }
+}
+
 /// What a message costs to keep: its strings plus the struct and the deque slot.
 fn size_of_message(message: &ChatMessage) -> usize {
     message.text.len()
@@ -299,7 +313,7 @@ impl Broker for MemoryBroker {
             .touch(holder, self.limits.name_idle, Instant::now()))
     }
 
-    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<Presence> {
         let mut presence = self.presence.lock().expect("presence lock poisoned");
         let people = presence.entry(room.clone()).or_default();
         if people.insert(person.canonical(), person.clone()).is_none()
@@ -308,7 +322,7 @@ impl Broker for MemoryBroker {
             // Under the lock, so that a join and a leave of one person go out in order.
             self.hub.person(PersonEventKind::Join, room, person);
         }
-        Ok(())
+        Ok(snapshot(room, Some(people)))
     }
 
     async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
@@ -329,17 +343,7 @@ impl Broker for MemoryBroker {
 
     async fn presence(&self, room: &RoomName) -> BrokerResult<Presence> {
         let presence = self.presence.lock().expect("presence lock poisoned");
-        let people = presence.get(room);
-        Ok(Presence {
-            room: room.clone(),
-            online: people
-                .into_iter()
-                .flat_map(BTreeMap::values)
-                .take(ONLINE_LIST_LIMIT)
-                .cloned()
-                .collect(),
-            count: people.map_or(0, BTreeMap::len),
-        })
+        Ok(snapshot(room, presence.get(room)))
     }
 
     async fn typing(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {

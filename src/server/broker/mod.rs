@@ -162,7 +162,8 @@ pub trait Broker: Send + Sync + 'static {
     /// Registers this node's presence of `person` in `room` (their first stream to the
     /// room on this node opened). Sends `join` when they were online on no node, and
     /// the room has at most [`JOIN_LEAVE_LIMIT`](crate::awareness::JOIN_LEAVE_LIMIT) people with them.
-    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()>;
+    /// Answers the room's presence as it stands after (in the same step, on Redis).
+    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<Presence>;
 
     /// Ends this node's presence of `person` in `room` (their last stream here closed,
     /// and the leave grace passed). Sends `leave` when they are online on no other node.

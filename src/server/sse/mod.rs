@@ -10,16 +10,17 @@ mod stream;
 
 pub use stream::REPLAY_PAGE;
 
+use super::broker::BrokerResult;
 use super::{
     error::{Error, Result},
     extract::{ApiQuery, RoomPath},
     hub::presence_frame,
     net::ClientAddr,
-    session::Session,
+    session::{Session, Token},
     state::AppState,
 };
 use crate::{
-    awareness::{StreamRequest, StreamRequestError, StreamRoom, parse_stream_event_id},
+    awareness::{Presence, StreamRequest, StreamRequestError, StreamRoom, parse_stream_event_id},
     message::{InvalidRoom, MessageId},
 };
 use axum::{
@@ -104,7 +105,7 @@ async fn open(
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let slot = state.streams.open(client)?;
+    let slot = state.streams.open(client, request.rooms.len())?;
     let hub = state.broker.hub();
     // Subscribed before anything is read, so that nothing published meanwhile is missed.
     let feeds: Vec<Feed> = request
@@ -115,29 +116,66 @@ async fn open(
         })
         .collect();
     // A person is a session that holds its name; checking it is use, and keeps it held.
-    // Anonymous listeners (and revoked cookies) listen without being present.
-    let person = if request.here.is_empty() {
-        None
-    } else {
-        Session::verify(&state, &headers).await?.map(|s| s.0.name)
-    };
-    let mut present = Vec::new();
-    if let Some(name) = &person {
-        for &index in &request.here {
-            present.push(
-                state
-                    .presence
-                    .arrive(&request.rooms[index].room, name)
-                    .await,
-            );
+    // Anonymous listeners (and revoked cookies) listen without being present. The check
+    // runs while the rooms where nobody is being made present are read.
+    let verify = async {
+        if request.here.is_empty() {
+            // Listening is use even where one is not present: it keeps the name held.
+            // Off the response's path.
+            if let Some(token) = Token::from_headers(&headers, &state.cookie.key) {
+                let broker = std::sync::Arc::clone(&state.broker);
+                tokio::spawn(async move {
+                    let _ = broker.holds(&token.holder()).await;
+                });
+            }
+            return None;
         }
+        // While the broker is down the stream still opens, as an anonymous one.
+        match Session::verify(&state, &headers).await {
+            Ok(session) => session.map(|s| s.0.name),
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot check the session; listening anonymously"
+                );
+                None
+            }
+        }
+    };
+    let elsewhere = futures::future::join_all(
+        (0..request.rooms.len())
+            .filter(|index| !request.here.contains(index))
+            .map(|index| {
+                let broker = &state.broker;
+                let room = &request.rooms[index].room;
+                async move { (index, broker.presence(room).await) }
+            }),
+    );
+    let (person, elsewhere) = futures::join!(verify, elsewhere);
+    let mut presences: Vec<Option<BrokerResult<Presence>>> =
+        (0..request.rooms.len()).map(|_| None).collect();
+    for (index, presence) in elsewhere {
+        presences[index] = Some(presence);
     }
-    let presences =
-        futures::future::join_all(request.rooms.iter().map(|r| state.broker.presence(&r.room)))
-            .await;
+    // Where the person is here: their first stream to a room enters them and reads the
+    // presence in one step; otherwise (a second tab, or nobody) it is read.
+    let mut present = Vec::new();
+    for &index in &request.here {
+        let room = &request.rooms[index].room;
+        let mut entered = None;
+        if let Some(name) = &person {
+            let (here, presence) = state.presence.arrive(room, name).await;
+            present.push(here);
+            entered = presence;
+        }
+        presences[index] = Some(match entered {
+            Some(presence) => Ok(presence),
+            None => state.broker.presence(room).await,
+        });
+    }
     let mut greeting = BytesMut::from(RETRY);
     for (presence, room) in presences.iter().zip(&request.rooms) {
-        match presence {
+        match presence.as_ref().expect("every room's presence was read") {
             Ok(presence) => greeting.extend_from_slice(&presence_frame(presence)),
             // The stream still opens (and ends, for the client to come back, if it must
             // replay); a stream without its `presence` keeps what the page has.

@@ -472,8 +472,8 @@ impl Broker for RedisBroker {
         Ok(held == 1)
     }
 
-    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
-        self.enter_many(room, std::slice::from_ref(person)).await
+    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<Presence> {
+        self.enter_and_read(room, person).await
     }
 
     async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
@@ -785,12 +785,8 @@ impl Listener {
             .last_ok_ms
             .load(Ordering::Acquire)
             .saturating_sub(CLOCK_SKEW_MS);
-        for (room, last) in self.hub.active_rooms() {
-            // Joins, leaves and typing are not logged: what went out while the
-            // subscription was down is lost, so the room's listeners get its presence as
-            // it stands now.
-            let presence = self.store.presence(&self.presence_read, &room).await?;
-            self.hub.presence(&presence);
+        let rooms = self.hub.active_rooms();
+        for (room, last) in rooms.iter().cloned() {
             let from = last.unwrap_or(MessageId::new(floor, 0));
             // Bounded by the stream's MAXLEN: this runs per room open on this node after a
             // reconnect, not on a client's request.
@@ -813,6 +809,17 @@ impl Listener {
             if missed > 0 {
                 metrics::counter!("chat_broker_caught_up_total").increment(missed as u64);
                 tracing::info!(%room, missed, "caught up after reconnecting to Redis");
+            }
+        }
+        // Joins, leaves and typing are not logged: what went out while the subscription
+        // was down is lost, so each room's listeners get its presence as it stands now.
+        // After the messages, and best effort: the nodes' refreshes repair it too.
+        for (room, _) in &rooms {
+            match self.store.presence(&self.presence_read, room).await {
+                Ok(presence) => self.hub.presence(&presence),
+                Err(error) => {
+                    tracing::warn!(%room, error = format!("{error:#}"), "cannot resend presence");
+                }
             }
         }
         Ok(())

@@ -72,16 +72,18 @@ end
 }
 
 /// `ARGV`: node, entry TTL (ms), join/leave limit, channel, keys TTL (ms), prune batch,
-/// then pairs of canonical name and name. Adds (or refreshes) this node's entry for each
-/// person, sends `join` for those online on no node before, prunes expired entries
-/// (sending their `leave`), and extends the keys. Returns how many joined.
+/// list limit (0: do not read), then pairs of canonical name and name. Adds (or
+/// refreshes) this node's entry for each person, sends `join` for those online on no node
+/// before, prunes expired entries (sending their `leave`), and extends the keys. Returns
+/// `{joined, count, {canonical \n name, ...}}`, the presence as it stands after (count 0
+/// and no names when the list limit is 0).
 const ENTER_SCRIPT: &str = concat!(
     presence_lua!(),
     r#"
 local now = now_ms()
 local limit = tonumber(ARGV[3])
 local joined = {}
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local member = ARGV[1] .. '\n' .. ARGV[i] .. '\n' .. ARGV[i + 1]
   if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), member) == 1
     and redis.call('HINCRBY', KEYS[2], ARGV[i], 1) == 1 then
@@ -92,7 +94,9 @@ end
 announce('j', joined, limit, ARGV[4])
 prune(now, limit, ARGV[4], tonumber(ARGV[6]))
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
-return #joined
+local list = tonumber(ARGV[7])
+if list == 0 then return {#joined, 0, {}} end
+return {#joined, redis.call('ZCARD', KEYS[3]), redis.call('ZRANGE', KEYS[3], 0, list - 1)}
 "#
 );
 
@@ -201,15 +205,19 @@ impl Store {
             .invoke_async(&mut self.connection.clone())
             .await
             .context("reading presence")?;
-        let online = entries
+        Ok(presence_of(room, count, &entries))
+    }
+}
+
+/// A presence from a script's `count` and `canonical \n name` entries.
+fn presence_of(room: &RoomName, count: usize, entries: &[String]) -> Presence {
+    Presence {
+        room: room.clone(),
+        online: entries
             .iter()
             .filter_map(|entry| DisplayName::parse(entry.split_once('\n')?.1).ok())
-            .collect();
-        Ok(Presence {
-            room: room.clone(),
-            online,
-            count,
-        })
+            .collect(),
+        count,
     }
 }
 
@@ -244,6 +252,25 @@ impl RedisBroker {
     }
 
     async fn enter_batch(&self, room: &RoomName, people: &[DisplayName]) -> BrokerResult<()> {
+        self.run_enter(room, people, 0).await.map(|_| ())
+    }
+
+    /// Enters one person and reads the room's presence, in one step.
+    pub(super) async fn enter_and_read(
+        &self,
+        room: &RoomName,
+        person: &DisplayName,
+    ) -> BrokerResult<Presence> {
+        self.run_enter(room, std::slice::from_ref(person), ONLINE_LIST_LIMIT)
+            .await
+    }
+
+    async fn run_enter(
+        &self,
+        room: &RoomName,
+        people: &[DisplayName],
+        list: usize,
+    ) -> BrokerResult<Presence> {
         let mut invocation = self.presence_invocation(&self.presence_scripts.enter, room);
         invocation
             .arg(&self.node_id)
@@ -251,16 +278,17 @@ impl RedisBroker {
             .arg(JOIN_LEAVE_LIMIT)
             .arg(self.keys.live(room))
             .arg(ROOM_KEYS_TTL.as_millis() as u64)
-            .arg(PRUNE_BATCH);
+            .arg(PRUNE_BATCH)
+            .arg(list);
         for person in people {
             invocation.arg(person.canonical()).arg(person.as_str());
         }
-        let _: i64 = invocation
+        let (_joined, count, entries): (i64, usize, Vec<String>) = invocation
             .invoke_async(&mut self.connection.clone())
             .await
             .context("entering presence")
             .map_err(unavailable)?;
-        Ok(())
+        Ok(presence_of(room, count, &entries))
     }
 
     pub(super) async fn leave_one(
