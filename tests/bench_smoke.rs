@@ -14,6 +14,9 @@ fn smoke(broker: &str) {
             env!("CARGO_BIN_EXE_tiny-chat"),
             "--broker",
             broker,
+            // Signed-in runs wait out the grace for `leave`; the default 3 s is slow here.
+            "--leave-grace-secs",
+            "0.5",
         ])
         .args(["--redis-url", &common::redis_url(), "smoke"])
         .output()
@@ -29,6 +32,14 @@ fn smoke(broker: &str) {
         stdout.contains("lost 0, duplicated 0, out of order 0"),
         "{stdout}"
     );
+    for scenario in [
+        "fanout (signed-in)",
+        "signed-in / anonymous",
+        "multi:",
+        "multi / single room",
+    ] {
+        assert!(stdout.contains(scenario), "no {scenario} in:\n{stdout}");
+    }
 }
 
 #[test]

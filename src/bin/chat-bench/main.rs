@@ -3,16 +3,39 @@
 //! It starts the server itself (either broker) or targets a running one (`--url`, with
 //! `--pid` for CPU and memory figures), runs one scenario, and prints its figures. See
 //! BENCHMARKS.md for the commands and results.
+//!
+//! # Layout
+//!
+//! - `main.rs`: the command line, and what every scenario shares: the server under test
+//!   and [`Bench::listen`], which opens thousands of streams.
+//! - `http`: the bench's HTTP clients (raw-socket SSE streams, sign-in, posting).
+//! - `server`: starting the server, and reading its CPU time and RSS from `/proc`.
+//! - `tally`: what subscribers saw (exactly once, in order), awareness events by kind,
+//!   and the reports.
+//! - `fanout`: one room, anonymous or signed-in listeners (`fanout --signed-in`).
+//! - `multi`: many rooms on one `/api/events` stream per browser; `rooms`: many rooms,
+//!   one stream each.
+//! - `requests`: POST throughput, page renders and cold starts; `soak`: held streams
+//!   (`idle`, `soak`).
 
+mod fanout;
 mod http;
+mod multi;
+mod requests;
+mod rooms;
 mod server;
 mod soak;
+mod tally;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use fanout::FanoutOptions;
+use http::{Event, Target};
+use multi::MultiOptions;
 use server::{Launch, Server};
 use std::{
     net::{IpAddr, Ipv4Addr},
+    ops::Range,
     path::PathBuf,
     sync::{
         Arc, Mutex,
@@ -20,7 +43,8 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use tokio::sync::Semaphore;
+use tally::Connect;
+use tokio::{sync::Semaphore, task::JoinHandle};
 
 #[derive(Parser)]
 #[command(about = "Load generator for tiny-chat")]
@@ -44,6 +68,10 @@ struct Cli {
     /// source address has ports).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
     source_addrs: u8,
+    /// `CHAT_LEAVE_GRACE_SECS` of the server the bench starts (and, against `--url`, what
+    /// the bench assumes it is): how long signed-in runs wait for `leave` events.
+    #[arg(long, default_value_t = 3.0)]
+    leave_grace_secs: f64,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -56,15 +84,12 @@ enum BrokerKind {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// S subscribers in one room, M messages posted at R per second.
-    Fanout {
-        #[arg(long, default_value_t = 10_000)]
-        subscribers: usize,
-        #[arg(long, default_value_t = 100)]
-        messages: usize,
-        #[arg(long, default_value_t = 10.0)]
-        rate: f64,
-    },
+    /// S subscribers in one room, M messages posted at R per second. With `--signed-in`,
+    /// anonymous and signed-in runs alternate and are compared.
+    Fanout(FanoutOptions),
+    /// B browsers, each with one `/api/events` stream for K of R rooms; messages spread
+    /// over the rooms. Compared with one room of B subscribers at the same delivery rate.
+    Multi(MultiOptions),
     /// Many rooms with a few subscribers each: no leaks between rooms, nothing lost.
     Rooms {
         #[arg(long, default_value_t = 500)]
@@ -123,13 +148,14 @@ enum Scenario {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Thousands of streams need as many descriptors; the soft limit is often 1,024.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("could not raise the open-file limit: {error}");
+    }
     let bench = Bench::new(&cli)?;
     match cli.scenario {
-        Scenario::Fanout {
-            subscribers,
-            messages,
-            rate,
-        } => bench.fanout(subscribers, messages, rate).await?.print(),
+        Scenario::Fanout(options) => bench.fanout(&options).await?,
+        Scenario::Multi(options) => bench.multi(&options).await?,
         Scenario::Rooms {
             rooms,
             per_room,
@@ -159,7 +185,9 @@ async fn main() -> anyhow::Result<()> {
                 .await?
         }
         Scenario::Smoke => {
-            bench.fanout(50, 20, 200.0).await?.print();
+            bench.fanout(&FanoutOptions::small(false)).await?;
+            bench.fanout(&FanoutOptions::small(true)).await?;
+            bench.multi(&MultiOptions::small()).await?;
             bench.rooms(10, 3, 5).await?;
             bench.idle(50).await?;
             bench.post(4, 200, 5).await?;
@@ -180,6 +208,9 @@ struct Bench {
     launch: Launch,
     sources: Vec<IpAddr>,
     epoch: Instant,
+    /// Makes this run's names (and the rooms of scenarios that care) its own, so that a
+    /// second run against the same `--url` server does not meet the first one's.
+    nonce: String,
 }
 
 impl Bench {
@@ -201,6 +232,10 @@ impl Bench {
                 binary.display()
             );
         }
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as u64;
         Ok(Self {
             url: cli.url.clone(),
             pid: cli.pid,
@@ -208,11 +243,16 @@ impl Bench {
                 binary,
                 redis_url: (cli.broker == BrokerKind::Redis).then(|| cli.redis_url.clone()),
                 history_limit: None,
+                leave_grace_secs: cli.leave_grace_secs,
             },
             sources: (1..=cli.source_addrs)
                 .map(|n| IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)))
                 .collect(),
             epoch: Instant::now(),
+            nonce: format!(
+                "{:06x}",
+                (clock ^ u64::from(std::process::id())) & 0xff_ffff
+            ),
         })
     }
 
@@ -231,41 +271,63 @@ impl Bench {
         self.epoch.elapsed().as_micros() as u64
     }
 
-    /// Opens `count` streams on `room_of(i)`, each handing every event's data to
-    /// `listener(i)`. Returns once all are open, with the time that took.
+    /// A display name of this run's own: `<prefix><nonce>-<n>`, at most 24 characters.
+    fn name(&self, prefix: &str, n: usize) -> String {
+        format!("{prefix}{}-{n}", self.nonce)
+    }
+
+    /// Opens `count` streams, the `i`th to `target_of(i)`, each handing every event
+    /// that carries data to `listener(i)`. Returns once all are open (their response
+    /// heads arrived). A listener that returns false closes its stream.
     async fn listen<L>(
         &self,
         server: &Server,
         count: usize,
-        room_of: impl Fn(usize) -> String,
+        target_of: impl Fn(usize) -> Target,
         listener: impl Fn(usize) -> L,
-    ) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Duration)>
+    ) -> anyhow::Result<Streams>
     where
-        L: FnMut(&[u8]) -> bool + Send + 'static,
+        L: FnMut(&Event<'_>) -> bool + Send + 'static,
     {
         let started = Instant::now();
         // Connects in flight at once: enough to be quick, few enough for the listen backlog.
         let gate = Arc::new(Semaphore::new(512));
         let open = Arc::new(AtomicUsize::new(0));
+        let greeted = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(Mutex::new(None::<String>));
         let mut tasks = Vec::with_capacity(count);
         for i in 0..count {
-            let (gate, open, failed) = (gate.clone(), open.clone(), failed.clone());
-            let (addr, source, room, mut on_data) =
-                (server.addr, self.source(i), room_of(i), listener(i));
+            let (gate, open, greeted, failed) =
+                (gate.clone(), open.clone(), greeted.clone(), failed.clone());
+            let (addr, source, target, mut on_event) =
+                (server.addr, self.source(i), target_of(i), listener(i));
             tasks.push(tokio::spawn(async move {
                 let permit = gate.acquire_owned().await.expect("never closed");
-                let stream = http::EventStream::open(addr, source, &room).await;
+                let stream = http::EventStream::open(addr, source, &target).await;
                 drop(permit);
                 match stream {
                     Ok(mut stream) => {
                         open.fetch_add(1, Ordering::Release);
-                        let _ = stream.for_each_data(&mut on_data).await;
+                        let mut first = true;
+                        let _ = stream
+                            .for_each_event(|event| {
+                                if std::mem::take(&mut first) {
+                                    greeted.fetch_add(1, Ordering::Release);
+                                }
+                                on_event(event)
+                            })
+                            .await;
                     }
                     Err(error) => *failed.lock().unwrap() = Some(format!("{error:#}")),
                 }
             }));
         }
+        let mut streams = Streams {
+            tasks,
+            open: Duration::ZERO,
+            started,
+            greeted,
+        };
         while open.load(Ordering::Acquire) < count {
             if let Some(error) = failed.lock().unwrap().take() {
                 bail!("a stream failed to open: {error}");
@@ -278,497 +340,88 @@ impl Bench {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        Ok((tasks, started.elapsed()))
+        streams.open = started.elapsed();
+        Ok(streams)
     }
 
-    async fn fanout(
+    /// [`Self::listen`], then waits for every stream's first event (its `presence`) and
+    /// a second more, so that what opening a stream costs is counted here and not in
+    /// what follows.
+    async fn connect<L>(
         &self,
-        subscribers: usize,
-        messages: usize,
-        rate: f64,
-    ) -> anyhow::Result<FanoutReport> {
-        let server = self.server().await?;
-        let room = "fanout";
-        let tracker = Arc::new(Tracker::new(subscribers, messages));
-        let epoch = self.epoch;
-        let (tasks, connect_time) = self
-            .listen(
-                &server,
-                subscribers,
-                |_| room.to_owned(),
-                |i| {
-                    let tracker = tracker.clone();
-                    let mut seen = Seen::default();
-                    move |data: &[u8]| {
-                        if let Some((_, seq, sent_us)) = parse_text(data) {
-                            let latency =
-                                (epoch.elapsed().as_micros() as u64).saturating_sub(sent_us);
-                            seen.record(seq, latency);
-                            if seen.count == tracker.messages {
-                                tracker.finish(i, std::mem::take(&mut seen));
-                                return false;
-                            }
-                        }
-                        true
-                    }
-                },
-            )
-            .await?;
-        let rss_open = server.rss_bytes();
-        let mut poster = http::Poster::sign_in(server.addr, "bench").await?;
-        let cpu_before = server.cpu_times();
-        let started = Instant::now();
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        for seq in 0..messages {
-            let due = started + interval * seq as u32;
-            tokio::time::sleep_until(due.into()).await;
-            let status = poster
-                .post(room, &format!("b:{room}:{seq}:{}", self.now_us()))
-                .await?;
-            if status != 201 {
-                bail!("POST answered {status}");
-            }
-        }
-        let posting = started.elapsed();
-        let deadline = Instant::now() + Duration::from_secs(10) + posting;
-        while tracker.finished.load(Ordering::Acquire) < subscribers && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let elapsed = started.elapsed();
-        let cpu = server
-            .cpu_times()
-            .zip(cpu_before)
-            .map(|(after, before)| after - before);
-        for task in &tasks {
-            task.abort();
-        }
-        Ok(tracker.report(subscribers, messages, connect_time, elapsed, cpu, rss_open))
-    }
-
-    async fn rooms(
-        &self,
-        rooms: usize,
-        per_room: usize,
-        messages_per_room: usize,
-    ) -> anyhow::Result<()> {
-        let server = self.server().await?;
-        let count = rooms * per_room;
-        let tracker = Arc::new(Tracker::new(count, messages_per_room));
-        let leaks = Arc::new(AtomicUsize::new(0));
-        let (tasks, connect_time) = self
-            .listen(
-                &server,
-                count,
-                |i| format!("r{}", i / per_room),
-                |i| {
-                    let (tracker, leaks) = (tracker.clone(), leaks.clone());
-                    let mine = format!("r{}", i / per_room);
-                    let mut seen = Seen::default();
-                    move |data: &[u8]| {
-                        if let Some((room, seq, _)) = parse_text(data) {
-                            if room != mine {
-                                leaks.fetch_add(1, Ordering::Relaxed);
-                            }
-                            seen.record(seq, 0);
-                            if seen.count == tracker.messages {
-                                tracker.finish(i, std::mem::take(&mut seen));
-                                return false;
-                            }
-                        }
-                        true
-                    }
-                },
-            )
-            .await?;
-        let started = Instant::now();
-        let posters = 8.min(rooms);
-        let mut jobs = Vec::new();
-        for p in 0..posters {
-            let addr = server.addr;
-            jobs.push(tokio::spawn(async move {
-                let mut poster = http::Poster::sign_in(addr, &format!("poster{p}")).await?;
-                for seq in 0..messages_per_room {
-                    for room in (p..rooms).step_by(posters) {
-                        let room = format!("r{room}");
-                        let status = poster.post(&room, &format!("b:{room}:{seq}:0")).await?;
-                        if status != 201 {
-                            bail!("POST answered {status}");
-                        }
-                    }
-                }
-                anyhow::Ok(())
-            }));
-        }
-        for job in jobs {
-            job.await??;
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tracker.finished.load(Ordering::Acquire) < count && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        for task in &tasks {
-            task.abort();
-        }
-        let report = tracker.report(
-            count,
-            messages_per_room,
-            connect_time,
-            started.elapsed(),
-            None,
-            None,
-        );
-        let leaked = leaks.load(Ordering::Relaxed);
-        println!(
-            "rooms: {rooms} rooms x {per_room} subscribers, {messages_per_room} messages each: \
-             {} deliveries, lost {}, duplicated {}, out of order {}, cross-room {leaked}",
-            report.delivered, report.lost, report.duplicated, report.out_of_order
-        );
-        if report.lost + report.duplicated + report.out_of_order + leaked > 0 {
-            bail!("rooms: delivery was not exactly once and isolated");
-        }
-        Ok(())
-    }
-
-    async fn idle(&self, streams: usize) -> anyhow::Result<()> {
-        let server = self.server().await?;
-        let mut poster = http::Poster::sign_in(server.addr, "bench").await?;
-        // Warm up: one stream and one post, so that lazily built state is not counted.
-        let (warm, _) = self
-            .listen(&server, 1, |_| "idle".into(), |_| |_: &[u8]| true)
-            .await?;
-        poster.post("elsewhere", "warm-up").await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let rss_before = server.rss_bytes();
-        let (tasks, connect_time) = self
-            .listen(&server, streams, |_| "idle".into(), |_| |_: &[u8]| true)
-            .await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let rss_after = server.rss_bytes();
-        let mut latencies = Vec::new();
-        for i in 0..20 {
-            let started = Instant::now();
-            let status = poster
-                .post("elsewhere", &format!("b:elsewhere:{i}:0"))
-                .await?;
-            latencies.push(started.elapsed());
-            if status != 201 {
-                bail!("POST answered {status}");
-            }
-        }
-        latencies.sort();
-        let per_connection = rss_before
-            .zip(rss_after)
-            .map(|(before, after)| after.saturating_sub(before) as f64 / streams as f64 / 1024.0);
-        println!(
-            "idle: {streams} streams open in {:.2} s; server RSS {} -> {} ({} per connection); \
-             POST meanwhile: median {:.2} ms, max {:.2} ms",
-            connect_time.as_secs_f64(),
-            mib(rss_before),
-            mib(rss_after),
-            per_connection.map_or("n/a".into(), |k| format!("{k:.2} KiB")),
-            ms(latencies[latencies.len() / 2]),
-            ms(*latencies.last().unwrap()),
-        );
-        for task in tasks.iter().chain(&warm) {
-            task.abort();
-        }
-        Ok(())
-    }
-
-    async fn post(
-        &self,
-        clients: usize,
-        messages: usize,
-        subscribers: usize,
-    ) -> anyhow::Result<()> {
-        let server = self.server().await?;
-        let room = "posts";
-        let received = Arc::new(AtomicUsize::new(0));
-        let (tasks, _) = self
-            .listen(
-                &server,
-                subscribers,
-                |_| room.into(),
-                |_| {
-                    let received = received.clone();
-                    move |_: &[u8]| {
-                        received.fetch_add(1, Ordering::Relaxed);
-                        true
-                    }
-                },
-            )
-            .await?;
-        let mut posters = Vec::new();
-        for c in 0..clients {
-            posters.push(http::Poster::sign_in(server.addr, &format!("poster{c}")).await?);
-        }
+        server: &Server,
+        count: usize,
+        target_of: impl Fn(usize) -> Target,
+        listener: impl Fn(usize) -> L,
+    ) -> anyhow::Result<(Streams, Connect)>
+    where
+        L: FnMut(&Event<'_>) -> bool + Send + 'static,
+    {
+        const SETTLE: Duration = Duration::from_secs(1);
         let cpu_before = server.cpu_seconds();
-        let started = Instant::now();
-        let mut jobs = Vec::new();
-        for (c, mut poster) in posters.into_iter().enumerate() {
-            let share = messages / clients + usize::from(c < messages % clients);
-            jobs.push(tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(share);
-                for seq in 0..share {
-                    let sent = Instant::now();
-                    let status = poster.post(room, &format!("b:{room}:{c}-{seq}:0")).await?;
-                    latencies.push(sent.elapsed());
-                    if status != 201 {
-                        bail!("POST answered {status}");
-                    }
-                }
-                anyhow::Ok(latencies)
-            }));
+        let streams = self.listen(server, count, target_of, listener).await?;
+        let greeted = streams.all_greeted(Duration::from_secs(30)).await;
+        if greeted.is_none() {
+            eprintln!(
+                "only {} of {count} streams had an event within 30 s",
+                streams.greeted.load(Ordering::Acquire)
+            );
         }
-        let mut latencies = Vec::with_capacity(messages);
-        for job in jobs {
-            latencies.extend(job.await??);
-        }
-        let elapsed = started.elapsed();
+        tokio::time::sleep(SETTLE).await;
         let cpu = server.cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
-        latencies.sort();
-        let expected = messages * subscribers;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        let connect = Connect {
+            open: streams.open,
+            greeted,
+            cpu_per_stream_us: cpu.map(|c| c * 1e6 / count.max(1) as f64),
+            rss: server.rss_bytes(),
+        };
+        Ok((streams, connect))
+    }
+}
+
+/// The streams [`Bench::listen`] opened; dropping this closes them all.
+struct Streams {
+    tasks: Vec<JoinHandle<()>>,
+    /// How long opening them took.
+    open: Duration,
+    started: Instant,
+    /// Streams that had at least one event.
+    greeted: Arc<AtomicUsize>,
+}
+
+impl Streams {
+    /// How long until every stream had its first event, waiting up to `within`.
+    async fn all_greeted(&self, within: Duration) -> Option<Duration> {
+        loop {
+            if self.greeted.load(Ordering::Acquire) >= self.tasks.len() {
+                return Some(self.started.elapsed());
+            }
+            if self.started.elapsed() > within {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        println!(
-            "post: {clients} clients, {messages} messages, {subscribers} subscribers: {:.0} messages/s; \
-             latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; server CPU {}; deliveries {}/{expected}",
-            messages as f64 / elapsed.as_secs_f64(),
-            ms(percentile(&latencies, 0.50)),
-            ms(percentile(&latencies, 0.99)),
-            ms(*latencies.last().unwrap()),
-            cpu.map_or("n/a".into(), |c| format!(
-                "{:.1} µs per post",
-                c * 1e6 / messages as f64
-            )),
-            received.load(Ordering::Relaxed),
-        );
-        for task in &tasks {
+    }
+
+    /// Closes the streams in `range`.
+    fn close(&self, range: Range<usize>) {
+        for task in &self.tasks[range] {
             task.abort();
         }
-        Ok(())
-    }
-
-    async fn page(
-        &self,
-        requests: usize,
-        concurrency: usize,
-        messages: usize,
-    ) -> anyhow::Result<()> {
-        let server = self.server().await?;
-        let mut poster = http::Poster::sign_in(server.addr, "bench").await?;
-        for seq in 0..messages {
-            poster
-                .post(
-                    "page",
-                    &format!("b:page:{seq}:0 a message of ordinary length"),
-                )
-                .await?;
-        }
-        let host = server.addr.to_string();
-        let next = Arc::new(AtomicUsize::new(0));
-        let started = Instant::now();
-        let mut jobs = Vec::new();
-        for _ in 0..concurrency {
-            let (next, host, addr) = (next.clone(), host.clone(), server.addr);
-            jobs.push(tokio::spawn(async move {
-                let mut sender = http::connect(addr, None).await?;
-                let mut bytes = 0;
-                while next.fetch_add(1, Ordering::Relaxed) < requests {
-                    let (status, length) = http::get(&mut sender, &host, "/r/page").await?;
-                    if status != 200 {
-                        bail!("GET /r/page answered {status}");
-                    }
-                    bytes = length;
-                }
-                anyhow::Ok(bytes)
-            }));
-        }
-        let mut page_bytes = 0;
-        for job in jobs {
-            page_bytes = job.await??;
-        }
-        let elapsed = started.elapsed();
-        println!(
-            "page: {requests} renders of a room with {} messages ({page_bytes} bytes), {concurrency} connections: {:.0} pages/s",
-            messages.min(50),
-            requests as f64 / elapsed.as_secs_f64()
-        );
-        Ok(())
-    }
-
-    async fn start_up(&self, runs: usize) -> anyhow::Result<()> {
-        if self.url.is_some() {
-            bail!("start measures a server the bench starts; drop --url");
-        }
-        let mut times = Vec::new();
-        let mut rss = Vec::new();
-        for _ in 0..runs {
-            let (server, ready) = Server::start(&self.launch).await?;
-            times.push(ready);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            rss.extend(server.rss_bytes());
-        }
-        times.sort();
-        rss.sort();
-        println!(
-            "start: {runs} cold starts to a ready /readyz: median {:.1} ms, max {:.1} ms; idle RSS median {}",
-            ms(times[times.len() / 2]),
-            ms(*times.last().unwrap()),
-            mib(rss.get(rss.len() / 2).copied()),
-        );
-        Ok(())
     }
 }
 
-/// Parses a bench message's text, `b:<room>:<seq>:<sent µs>`, out of an event's JSON.
-fn parse_text(data: &[u8]) -> Option<(&str, u64, u64)> {
-    let data = std::str::from_utf8(data).ok()?;
-    let start = data.find("\"text\":\"b:")? + 10;
-    let rest = &data[start..];
-    let text = &rest[..rest.find('"')?];
-    let mut parts = text.splitn(3, ':');
-    let room = parts.next()?;
-    let seq = parts.next()?;
-    let sent = parts.next()?;
-    let seq = seq.rsplit('-').next()?.parse().ok()?;
-    let sent = sent.split(' ').next()?.parse().ok()?;
-    Some((room, seq, sent))
-}
-
-/// What one subscriber saw.
-#[derive(Default)]
-struct Seen {
-    count: usize,
-    next: u64,
-    duplicated: usize,
-    out_of_order: usize,
-    latencies_us: Vec<u32>,
-}
-
-impl Seen {
-    fn record(&mut self, seq: u64, latency_us: u64) {
-        if seq < self.next {
-            self.duplicated += 1;
-        } else {
-            if seq > self.next {
-                self.out_of_order += 1;
-            }
-            self.next = seq + 1;
-            self.count += 1;
-        }
-        self.latencies_us
-            .push(latency_us.min(u32::MAX as u64) as u32);
+impl Drop for Streams {
+    fn drop(&mut self) {
+        self.close(0..self.tasks.len());
     }
 }
 
-struct Tracker {
-    messages: usize,
-    finished: AtomicUsize,
-    results: Mutex<Vec<Option<Seen>>>,
-}
-
-impl Tracker {
-    fn new(subscribers: usize, messages: usize) -> Self {
-        Self {
-            messages,
-            finished: AtomicUsize::new(0),
-            results: Mutex::new((0..subscribers).map(|_| None).collect()),
-        }
-    }
-
-    fn finish(&self, subscriber: usize, seen: Seen) {
-        self.results.lock().unwrap()[subscriber] = Some(seen);
-        self.finished.fetch_add(1, Ordering::Release);
-    }
-
-    fn report(
-        &self,
-        subscribers: usize,
-        messages: usize,
-        connect_time: Duration,
-        elapsed: Duration,
-        cpu: Option<server::CpuTimes>,
-        rss_open: Option<u64>,
-    ) -> FanoutReport {
-        let results = self.results.lock().unwrap();
-        let mut latencies: Vec<u32> = Vec::new();
-        let (mut delivered, mut duplicated, mut out_of_order) = (0, 0, 0);
-        for seen in results.iter().flatten() {
-            delivered += seen.count;
-            duplicated += seen.duplicated;
-            out_of_order += seen.out_of_order;
-            latencies.extend(&seen.latencies_us);
-        }
-        latencies.sort_unstable();
-        let at = |p: f64| Duration::from_micros(percentile(&latencies, p) as u64);
-        FanoutReport {
-            subscribers,
-            messages,
-            connect_time,
-            delivered,
-            lost: subscribers * messages - delivered,
-            duplicated,
-            out_of_order,
-            per_second: delivered as f64 / elapsed.as_secs_f64(),
-            p50: at(0.50),
-            p99: at(0.99),
-            max: at(1.0),
-            cpu_per_delivery_us: cpu.map(|c| {
-                let per = |seconds: f64| seconds * 1e6 / delivered.max(1) as f64;
-                (per(c.user + c.system), per(c.user), per(c.system))
-            }),
-            rss_open,
-        }
-    }
-}
-
-struct FanoutReport {
-    subscribers: usize,
-    messages: usize,
-    connect_time: Duration,
-    delivered: usize,
-    lost: usize,
-    duplicated: usize,
-    out_of_order: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    max: Duration,
-    /// Server CPU per delivery in µs: total, user, system.
-    cpu_per_delivery_us: Option<(f64, f64, f64)>,
-    rss_open: Option<u64>,
-}
-
-impl FanoutReport {
-    fn print(self) {
-        println!(
-            "fanout: {} subscribers connected in {:.2} s (server RSS {}); {} messages -> {} deliveries \
-             ({:.0}/s); lost {}, duplicated {}, out of order {}; latency p50 {:.1} ms, p99 {:.1} ms, \
-             max {:.1} ms; server CPU {}",
-            self.subscribers,
-            self.connect_time.as_secs_f64(),
-            mib(self.rss_open),
-            self.messages,
-            self.delivered,
-            self.per_second,
-            self.lost,
-            self.duplicated,
-            self.out_of_order,
-            ms(self.p50),
-            ms(self.p99),
-            ms(self.max),
-            self.cpu_per_delivery_us
-                .map_or("n/a".into(), |(total, user, system)| format!(
-                    "{total:.2} µs per delivery (user {user:.2}, system {system:.2})"
-                )),
-        );
-        if self.lost + self.duplicated + self.out_of_order > 0 {
-            eprintln!("fanout: delivery was not exactly once and in order");
-            std::process::exit(1);
-        }
+/// Waits until `done()` or `limit` passed.
+async fn wait_until(limit: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -777,6 +430,16 @@ fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
         return T::default();
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 fn ms(duration: Duration) -> f64 {

@@ -22,6 +22,8 @@ pub struct Launch {
     pub binary: PathBuf,
     pub redis_url: Option<String>,
     pub history_limit: Option<u32>,
+    /// `CHAT_LEAVE_GRACE_SECS`.
+    pub leave_grace_secs: f64,
 }
 
 impl Server {
@@ -59,6 +61,7 @@ impl Server {
             .env("CHAT_POST_RATE", "0")
             .env("CHAT_SIGNIN_RATE", "0")
             .env("CHAT_MAX_STREAMS_PER_CLIENT", "0")
+            .env("CHAT_LEAVE_GRACE_SECS", launch.leave_grace_secs.to_string())
             .env_remove("REDIS_URL")
             .stdin(Stdio::null());
         if let Some(url) = &launch.redis_url {

@@ -1,8 +1,16 @@
-//! The `soak` scenario: many streams held for a long time while posts flow, with the
-//! server's resident memory sampled as it goes. A server that leaks per message or per
-//! stream shows a slope; a sound one levels off once its buffers and history are warm.
+//! Streams held open, and what they cost in memory.
+//!
+//! - `idle`: N streams that receive nothing: server RSS per connection, and whether a
+//!   POST still answers quickly meanwhile.
+//! - `soak`: many streams held for a long time while posts flow, with the server's
+//!   resident memory sampled as it goes. A server that leaks per message or per stream
+//!   shows a slope; a sound one levels off once its buffers and history are warm.
 
-use super::{Bench, http, mib};
+use super::{
+    Bench,
+    http::{self, Event, Target},
+    mib, ms,
+};
 use anyhow::bail;
 use std::{
     sync::{
@@ -16,6 +24,60 @@ use std::{
 const WARM_UP: Duration = Duration::from_secs(60);
 
 impl Bench {
+    pub(super) async fn idle(&self, streams: usize) -> anyhow::Result<()> {
+        let server = self.server().await?;
+        let mut poster = http::Poster::sign_in(server.addr, &self.name("idle", 0)).await?;
+        // Warm up: one stream and one post, so that lazily built state is not counted.
+        let warm = self
+            .listen(
+                &server,
+                1,
+                |_| Target::room("idle"),
+                |_| |_: &Event<'_>| true,
+            )
+            .await?;
+        poster.post("elsewhere", "warm-up").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rss_before = server.rss_bytes();
+        let open = self
+            .listen(
+                &server,
+                streams,
+                |_| Target::room("idle"),
+                |_| |_: &Event<'_>| true,
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss_after = server.rss_bytes();
+        let mut latencies = Vec::new();
+        for i in 0..20 {
+            let started = Instant::now();
+            let status = poster
+                .post("elsewhere", &format!("b:elsewhere:{i}:0"))
+                .await?;
+            latencies.push(started.elapsed());
+            if status != 201 {
+                bail!("POST answered {status}");
+            }
+        }
+        latencies.sort();
+        let per_connection = rss_before
+            .zip(rss_after)
+            .map(|(before, after)| after.saturating_sub(before) as f64 / streams as f64 / 1024.0);
+        println!(
+            "idle: {streams} streams open in {:.2} s; server RSS {} -> {} ({} per connection); \
+             POST meanwhile: median {:.2} ms, max {:.2} ms",
+            open.open.as_secs_f64(),
+            mib(rss_before),
+            mib(rss_after),
+            per_connection.map_or("n/a".into(), |k| format!("{k:.2} KiB")),
+            ms(latencies[latencies.len() / 2]),
+            ms(*latencies.last().unwrap()),
+        );
+        drop((open, warm));
+        Ok(())
+    }
+
     pub(super) async fn soak(
         &self,
         streams: usize,
@@ -26,15 +88,17 @@ impl Bench {
         let server = self.server().await?;
         let room = "soak";
         let delivered = Arc::new(AtomicU64::new(0));
-        let (tasks, connect_time) = self
+        let open = self
             .listen(
                 &server,
                 streams,
-                |_| room.to_owned(),
+                |_| Target::room(room),
                 |_| {
                     let delivered = delivered.clone();
-                    move |_: &[u8]| {
-                        delivered.fetch_add(1, Ordering::Relaxed);
+                    move |event: &Event<'_>| {
+                        if event.is_message() {
+                            delivered.fetch_add(1, Ordering::Relaxed);
+                        }
                         true
                     }
                 },
@@ -42,11 +106,11 @@ impl Bench {
             .await?;
         println!(
             "soak: {streams} streams open in {:.2} s, RSS {}; posting {rate}/s for {} s",
-            connect_time.as_secs_f64(),
+            open.open.as_secs_f64(),
             mib(server.rss_bytes()),
             duration.as_secs()
         );
-        let mut poster = http::Poster::sign_in(server.addr, "soak").await?;
+        let mut poster = http::Poster::sign_in(server.addr, &self.name("soak", 0)).await?;
         let interval = Duration::from_secs_f64(1.0 / rate);
         let started = Instant::now();
         let mut next_sample = every;
@@ -98,9 +162,7 @@ impl Bench {
             mib(steady.first().copied()),
             mib(steady.last().copied()),
         );
-        for task in &tasks {
-            task.abort();
-        }
+        drop(open);
         if got != expected {
             bail!("soak: {got} deliveries, expected {expected}");
         }
