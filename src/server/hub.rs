@@ -12,7 +12,7 @@ use bytes::Bytes;
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
 };
@@ -25,6 +25,9 @@ pub enum Delivery {
     Message {
         id: MessageId,
         frame: Bytes,
+        /// The same frame with `id: <room>/<id>`, for the many-room streams: made by the
+        /// first of them to write it, then shared by all (so still encoded once).
+        room_frame: Arc<OnceLock<Bytes>>,
     },
     Resync {
         frame: Bytes,
@@ -56,6 +59,16 @@ pub fn message_frame(message: &ChatMessage) -> Bytes {
     frame.push_str(&json);
     frame.push_str("\n\n");
     Bytes::from(frame)
+}
+
+/// A message frame with its `id:` line as `id: <room>/<id>`: the room's `id: <room>/`
+/// prefix, then the frame after its `id: `.
+pub fn room_frame(prefix: &[u8], frame: &[u8]) -> Bytes {
+    let rest = &frame[b"id: ".len()..];
+    let mut out = Vec::with_capacity(prefix.len() + rest.len());
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(rest);
+    Bytes::from(out)
 }
 
 /// Encodes `event: resync`.
@@ -151,6 +164,7 @@ impl Hub {
         let delivery = Delivery::Message {
             id: message.id,
             frame: message_frame(message),
+            room_frame: Arc::new(OnceLock::new()),
         };
         // An error only means that every receiver has just gone away.
         let _ = channel.sender.send(delivery);

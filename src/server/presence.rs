@@ -10,7 +10,7 @@
 //! ([`Broker::refresh_presence`]): on Redis that keeps their entries from expiring,
 //! restores them if Redis lost them, and prunes the people of nodes that died.
 
-use super::broker::Broker;
+use super::broker::{Broker, BrokerResult, Holder};
 use crate::{
     awareness::Presence,
     message::{DisplayName, RoomName},
@@ -53,16 +53,17 @@ impl PresenceTracker {
         })
     }
 
-    /// A stream of `name`'s to `room` opened. Registers the person with the broker when
-    /// this is their first stream to the room here, and then answers the room's presence
-    /// (which includes them) from that same step; the returned guard counts the stream
-    /// until it is dropped.
+    /// A stream of `person`'s to `room` opened. If they still hold their name, counts the
+    /// stream (registering them with the broker when it is their first to the room here)
+    /// and answers the room's presence, which includes them, from that same step; the
+    /// guard counts the stream until it is dropped. `None` when the name is no longer
+    /// theirs: the stream listens, but they are not present.
     pub async fn arrive(
         self: &Arc<Self>,
         room: &RoomName,
-        name: &DisplayName,
-    ) -> (Here, Option<Presence>) {
-        let key = (room.clone(), name.canonical());
+        person: &Holder,
+    ) -> BrokerResult<Option<(Here, Presence)>> {
+        let key = (room.clone(), person.name.canonical());
         let first = {
             let mut local = self.local.lock().expect("presence lock poisoned");
             match local.entry(key.clone()) {
@@ -76,7 +77,7 @@ impl PresenceTracker {
                 }
                 Entry::Vacant(entry) => {
                     entry.insert(Local {
-                        name: name.clone(),
+                        name: person.name.clone(),
                         streams: 1,
                         generation: 0,
                     });
@@ -85,22 +86,16 @@ impl PresenceTracker {
             }
         };
         // The guard exists before the broker is asked: if this future is dropped while it
-        // waits (the client went away), the guard's leave still runs.
+        // waits (the client went away), or the name is not theirs, its leave still runs.
         let here = Here {
             tracker: Arc::clone(self),
             key: Some(key),
         };
-        let mut presence = None;
-        if first {
-            match self.broker.enter(room, name).await {
-                Ok(entered) => presence = Some(entered),
-                // The next refresh registers them.
-                Err(error) => {
-                    tracing::warn!(%room, error = format!("{error:#}"), "could not register presence");
-                }
-            }
-        }
-        (here, presence)
+        Ok(self
+            .broker
+            .enter(room, person, first)
+            .await?
+            .map(|presence| (here, presence)))
     }
 
     /// A stream closed: the leave waits out the grace.
@@ -204,6 +199,29 @@ mod tests {
         )
     }
 
+    async fn holder(broker: &Arc<dyn Broker>, name: &str) -> Holder {
+        let holder = Holder {
+            name: DisplayName::parse(name).unwrap(),
+            session_id: format!("session-of-{name}"),
+        };
+        let claim = broker
+            .claim_name(&holder, None, "127.0.0.1".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(claim, crate::server::broker::Claim::Granted);
+        holder
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_name_no_longer_held_is_not_present() {
+        let (tracker, broker) = tracker(0);
+        let room = RoomName::everyone();
+        let ann = holder(&broker, "ann").await;
+        broker.release_name(&ann).await.unwrap();
+        assert!(tracker.arrive(&room, &ann).await.unwrap().is_none());
+        assert_eq!(broker.presence(&room).await.unwrap().count, 0);
+    }
+
     fn names(presence: &Presence) -> Vec<&str> {
         presence.online.iter().map(DisplayName::as_str).collect()
     }
@@ -212,14 +230,14 @@ mod tests {
     async fn two_tabs_are_one_person_and_a_reload_within_the_grace_is_no_leave() {
         let (tracker, broker) = tracker(3_000);
         let room = RoomName::everyone();
-        let ann = DisplayName::parse("Ann").unwrap();
-        let (first, _) = tracker.arrive(&room, &ann).await;
-        let (second, _) = tracker.arrive(&room, &ann).await;
+        let ann = holder(&broker, "Ann").await;
+        let (first, _) = tracker.arrive(&room, &ann).await.unwrap().unwrap();
+        let (second, _) = tracker.arrive(&room, &ann).await.unwrap().unwrap();
         assert_eq!(broker.presence(&room).await.unwrap().count, 1);
         drop(first);
         drop(second);
         tokio::time::sleep(Duration::from_millis(1_000)).await;
-        let _back = tracker.arrive(&room, &ann).await;
+        let _back = tracker.arrive(&room, &ann).await.unwrap().unwrap();
         tokio::time::sleep(Duration::from_millis(5_000)).await;
         assert_eq!(names(&broker.presence(&room).await.unwrap()), ["Ann"]);
     }
@@ -228,8 +246,8 @@ mod tests {
     async fn the_last_tab_leaves_after_the_grace() {
         let (tracker, broker) = tracker(3_000);
         let room = RoomName::everyone();
-        let ann = DisplayName::parse("ann").unwrap();
-        drop(tracker.arrive(&room, &ann).await);
+        let ann = holder(&broker, "ann").await;
+        drop(tracker.arrive(&room, &ann).await.unwrap().unwrap());
         tokio::time::sleep(Duration::from_millis(2_900)).await;
         assert_eq!(broker.presence(&room).await.unwrap().count, 1);
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -313,16 +313,28 @@ impl Broker for MemoryBroker {
             .touch(holder, self.limits.name_idle, Instant::now()))
     }
 
-    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<Presence> {
+    async fn enter(
+        &self,
+        room: &RoomName,
+        person: &Holder,
+        register: bool,
+    ) -> BrokerResult<Option<Presence>> {
+        if !self.holds(person).await? {
+            return Ok(None);
+        }
         let mut presence = self.presence.lock().expect("presence lock poisoned");
+        if !register {
+            return Ok(Some(snapshot(room, presence.get(room))));
+        }
         let people = presence.entry(room.clone()).or_default();
-        if people.insert(person.canonical(), person.clone()).is_none()
+        let name = &person.name;
+        if people.insert(name.canonical(), name.clone()).is_none()
             && people.len() <= JOIN_LEAVE_LIMIT
         {
             // Under the lock, so that a join and a leave of one person go out in order.
-            self.hub.person(PersonEventKind::Join, room, person);
+            self.hub.person(PersonEventKind::Join, room, name);
         }
-        Ok(snapshot(room, Some(people)))
+        Ok(Some(snapshot(room, Some(people))))
     }
 
     async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {

@@ -159,11 +159,18 @@ pub trait Broker: Send + Sync + 'static {
     /// Whether the session still holds its name; using it extends the hold.
     async fn holds(&self, holder: &Holder) -> BrokerResult<bool>;
 
-    /// Registers this node's presence of `person` in `room` (their first stream to the
-    /// room on this node opened). Sends `join` when they were online on no node, and
-    /// the room has at most [`JOIN_LEAVE_LIMIT`](crate::awareness::JOIN_LEAVE_LIMIT) people with them.
-    /// Answers the room's presence as it stands after (in the same step, on Redis).
-    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<Presence>;
+    /// If `person` still holds their name (which extends the hold), and `register` is
+    /// set (their first stream to the room on this node), registers this node's presence
+    /// of them in `room`: that sends `join` when they were online on no node, and the room
+    /// has at most [`JOIN_LEAVE_LIMIT`](crate::awareness::JOIN_LEAVE_LIMIT) people with
+    /// them. Answers the room's presence as it stands after, or `None` (and changes
+    /// nothing) when the name is no longer theirs: all one step, on Redis one round trip.
+    async fn enter(
+        &self,
+        room: &RoomName,
+        person: &Holder,
+        register: bool,
+    ) -> BrokerResult<Option<Presence>>;
 
     /// Ends this node's presence of `person` in `room` (their last stream here closed,
     /// and the leave grace passed). Sends `leave` when they are online on no other node.

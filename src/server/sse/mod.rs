@@ -10,17 +10,16 @@ mod stream;
 
 pub use stream::REPLAY_PAGE;
 
-use super::broker::BrokerResult;
 use super::{
     error::{Error, Result},
     extract::{ApiQuery, RoomPath},
     hub::presence_frame,
     net::ClientAddr,
-    session::{Session, Token},
+    session::Token,
     state::AppState,
 };
 use crate::{
-    awareness::{Presence, StreamRequest, StreamRequestError, StreamRoom, parse_stream_event_id},
+    awareness::{StreamRequest, StreamRequestError, StreamRoom, parse_stream_event_id},
     message::{InvalidRoom, MessageId},
 };
 use axum::{
@@ -31,7 +30,7 @@ use axum::{
 };
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
-use std::convert::Infallible;
+use std::{convert::Infallible, sync::Arc};
 use stream::{EventStream, Feed};
 
 const RETRY: &[u8] = b"retry: 3000\n\n";
@@ -115,68 +114,47 @@ async fn open(
             Feed::new(room.clone(), hub.subscribe(room), *after, many)
         })
         .collect();
-    // A person is a session that holds its name; checking it is use, and keeps it held.
-    // Anonymous listeners (and revoked cookies) listen without being present. The check
-    // runs while the rooms where nobody is being made present are read.
-    let verify = async {
-        if request.here.is_empty() {
-            // Listening is use even where one is not present: it keeps the name held.
-            // Off the response's path.
-            if let Some(token) = Token::from_headers(&headers, &state.cookie.key) {
-                let broker = std::sync::Arc::clone(&state.broker);
-                tokio::spawn(async move {
-                    let _ = broker.holds(&token.holder()).await;
-                });
-            }
-            return None;
-        }
-        // While the broker is down the stream still opens, as an anonymous one.
-        match Session::verify(&state, &headers).await {
-            Ok(session) => session.map(|s| s.0.name),
-            Err(error) => {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "cannot check the session; listening anonymously"
-                );
-                None
-            }
-        }
-    };
-    let elsewhere = futures::future::join_all(
-        (0..request.rooms.len())
-            .filter(|index| !request.here.contains(index))
-            .map(|index| {
-                let broker = &state.broker;
-                let room = &request.rooms[index].room;
-                async move { (index, broker.presence(room).await) }
-            }),
-    );
-    let (person, elsewhere) = futures::join!(verify, elsewhere);
-    let mut presences: Vec<Option<BrokerResult<Presence>>> =
-        (0..request.rooms.len()).map(|_| None).collect();
-    for (index, presence) in elsewhere {
-        presences[index] = Some(presence);
-    }
-    // Where the person is here: their first stream to a room enters them and reads the
-    // presence in one step; otherwise (a second tab, or nobody) it is read.
-    let mut present = Vec::new();
-    for &index in &request.here {
-        let room = &request.rooms[index].room;
-        let mut entered = None;
-        if let Some(name) = &person {
-            let (here, presence) = state.presence.arrive(room, name).await;
-            present.push(here);
-            entered = presence;
-        }
-        presences[index] = Some(match entered {
-            Some(presence) => Ok(presence),
-            None => state.broker.presence(room).await,
+    // A person is a session that holds its name. The signature is checked here; the
+    // hold is checked (and extended: listening is use) in the step that enters them, below.
+    let token = Token::from_headers(&headers, &state.cookie.key);
+    if request.here.is_empty()
+        && let Some(token) = &token
+    {
+        // Listening is use even where one is not present: it keeps the name held. Off
+        // the response's path.
+        let (broker, holder) = (Arc::clone(&state.broker), token.holder());
+        tokio::spawn(async move {
+            let _ = broker.holds(&holder).await;
         });
     }
+    let holder = token.map(|token| token.holder());
+    // Every room's presence at once: where the person is here, from the step that enters
+    // them (their first stream to the room) or checks them (another tab); elsewhere, and
+    // for anonymous listeners or revoked cookies, a plain read.
+    let presences = futures::future::join_all(request.rooms.iter().enumerate().map(
+        |(index, StreamRoom { room, .. })| {
+            let (state, holder) = (&state, holder.as_ref());
+            let here = holder.filter(|_| request.here.contains(&index));
+            async move {
+                if let Some(holder) = here {
+                    match state.presence.arrive(room, holder).await {
+                        Ok(Some((here, presence))) => return (Some(here), Ok(presence)),
+                        Ok(None) => {}
+                        // While the broker is down the stream still opens, anonymously.
+                        Err(error) => return (None, Err(error)),
+                    }
+                }
+                (None, state.broker.presence(room).await)
+            }
+        },
+    ))
+    .await;
+    let mut present = Vec::new();
     let mut greeting = BytesMut::from(RETRY);
-    for (presence, room) in presences.iter().zip(&request.rooms) {
-        match presence.as_ref().expect("every room's presence was read") {
-            Ok(presence) => greeting.extend_from_slice(&presence_frame(presence)),
+    for ((here, presence), room) in presences.into_iter().zip(&request.rooms) {
+        present.extend(here);
+        match presence {
+            Ok(presence) => greeting.extend_from_slice(&presence_frame(&presence)),
             // The stream still opens (and ends, for the client to come back, if it must
             // replay); a stream without its `presence` keeps what the page has.
             Err(error) => {

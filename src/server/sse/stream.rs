@@ -19,7 +19,7 @@ use crate::{
     message::{MessageId, RoomName},
     server::{
         broker::{After, Broker},
-        hub::{Delivery, Subscription, message_frame, resync_frame},
+        hub::{Delivery, Subscription, message_frame, resync_frame, room_frame},
         net::StreamSlot,
         presence::Here,
         state::{AppState, Metrics},
@@ -27,7 +27,11 @@ use crate::{
 };
 use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, StreamExt, stream::SelectAll};
-use std::{pin::Pin, sync::Arc, time::Duration};
+use std::{
+    pin::Pin,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 use tokio::{
     sync::broadcast::error::{RecvError, TryRecvError},
     time::{Interval, MissedTickBehavior},
@@ -76,15 +80,16 @@ impl Feed {
         }
     }
 
-    /// Appends a message frame, rewriting its `id:` line on the many-room stream.
-    fn push_message(&self, out: &mut Out, frame: &Bytes) {
-        match &self.id_prefix {
-            None => out.push(frame),
-            Some(prefix) => {
-                let buffer = out.buffer();
-                buffer.extend_from_slice(prefix);
-                buffer.extend_from_slice(&frame[b"id: ".len()..]);
+    /// Appends a message frame, with its `id:` line as `id: <room>/<id>` on the many-room
+    /// stream: built once per message by the first such stream (`shared`), cloned by the
+    /// others; built here only for a replay, which no other stream shares.
+    fn push_message(&self, out: &mut Out, frame: &Bytes, shared: Option<&OnceLock<Bytes>>) {
+        match (&self.id_prefix, shared) {
+            (None, _) => out.push(frame),
+            (Some(prefix), Some(shared)) => {
+                out.push(shared.get_or_init(|| room_frame(prefix, frame)));
             }
+            (Some(prefix), None) => out.push(&room_frame(prefix, frame)),
         }
     }
 }
@@ -159,17 +164,6 @@ impl Out {
         } else {
             self.single = Some(frame.clone());
         }
-    }
-
-    fn buffer(&mut self) -> &mut BytesMut {
-        if self.many.is_none() {
-            let mut buffer = BytesMut::with_capacity(1024);
-            if let Some(first) = self.single.take() {
-                buffer.extend_from_slice(&first);
-            }
-            self.many = Some(buffer);
-        }
-        self.many.as_mut().expect("just set")
     }
 
     fn finish(self) -> Option<Bytes> {
@@ -265,11 +259,15 @@ impl EventStream {
         while let Some((index, received)) = next.take() {
             let feed = &mut self.feeds[index];
             match received {
-                Ok(Delivery::Message { id, frame }) => {
+                Ok(Delivery::Message {
+                    id,
+                    frame,
+                    room_frame,
+                }) => {
                     if feed.last_sent.is_none_or(|last| id > last) {
                         feed.last_sent = Some(id);
                         messages += 1;
-                        feed.push_message(&mut out, &frame);
+                        feed.push_message(&mut out, &frame, Some(&room_frame));
                     }
                 }
                 Ok(delivery) => {
@@ -304,7 +302,7 @@ impl EventStream {
             Ok(After::Messages(page)) => {
                 let mut out = Out::default();
                 for message in &page {
-                    feed.push_message(&mut out, &message_frame(message));
+                    feed.push_message(&mut out, &message_frame(message), None);
                 }
                 if let Some(last) = page.last() {
                     feed.last_sent = Some(last.id);

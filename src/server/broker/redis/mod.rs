@@ -472,8 +472,13 @@ impl Broker for RedisBroker {
         Ok(held == 1)
     }
 
-    async fn enter(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<Presence> {
-        self.enter_and_read(room, person).await
+    async fn enter(
+        &self,
+        room: &RoomName,
+        person: &Holder,
+        register: bool,
+    ) -> BrokerResult<Option<Presence>> {
+        self.enter_and_read(room, person, register).await
     }
 
     async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {

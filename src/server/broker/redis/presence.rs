@@ -25,6 +25,7 @@ use crate::{
     },
     message::{DisplayName, RoomName},
     server::broker::BrokerResult,
+    server::broker::Holder,
 };
 use anyhow::Context;
 use std::time::Duration;
@@ -71,19 +72,26 @@ end
     };
 }
 
-/// `ARGV`: node, entry TTL (ms), join/leave limit, channel, keys TTL (ms), prune batch,
-/// list limit (0: do not read), then pairs of canonical name and name. Adds (or
-/// refreshes) this node's entry for each person, sends `join` for those online on no node
-/// before, prunes expired entries (sending their `leave`), and extends the keys. Returns
+/// `KEYS`: here, people, names, [a name's hold]. `ARGV`: node, entry TTL (ms), join/leave
+/// limit, channel, keys TTL (ms), prune batch, list limit (0: do not read), session id and
+/// hold TTL (ms) (both empty without a hold key), then pairs of canonical name and name.
+/// With a hold key, first checks that the session still holds the name (and extends the
+/// hold), else returns `{-1, 0, {}}` having changed nothing. Adds (or refreshes) this
+/// node's entry for each person, sends `join` for those online on no node before, prunes
+/// expired entries (sending their `leave`), and extends the keys. Returns
 /// `{joined, count, {canonical \n name, ...}}`, the presence as it stands after (count 0
 /// and no names when the list limit is 0).
 const ENTER_SCRIPT: &str = concat!(
     presence_lua!(),
     r#"
+if KEYS[4] then
+  if redis.call('GET', KEYS[4]) ~= ARGV[8] then return {-1, 0, {}} end
+  redis.call('PEXPIRE', KEYS[4], ARGV[9])
+end
 local now = now_ms()
 local limit = tonumber(ARGV[3])
 local joined = {}
-for i = 8, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   local member = ARGV[1] .. '\n' .. ARGV[i] .. '\n' .. ARGV[i + 1]
   if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), member) == 1
     and redis.call('HINCRBY', KEYS[2], ARGV[i], 1) == 1 then
@@ -252,16 +260,23 @@ impl RedisBroker {
     }
 
     async fn enter_batch(&self, room: &RoomName, people: &[DisplayName]) -> BrokerResult<()> {
-        self.run_enter(room, people, 0).await.map(|_| ())
+        self.run_enter(room, people, None, 0).await.map(|_| ())
     }
 
-    /// Enters one person and reads the room's presence, in one step.
+    /// Checks the person's hold and, if `register`, enters them; then reads the room's
+    /// presence: one script.
     pub(super) async fn enter_and_read(
         &self,
         room: &RoomName,
-        person: &DisplayName,
-    ) -> BrokerResult<Presence> {
-        self.run_enter(room, std::slice::from_ref(person), ONLINE_LIST_LIMIT)
+        person: &Holder,
+        register: bool,
+    ) -> BrokerResult<Option<Presence>> {
+        let people = if register {
+            std::slice::from_ref(&person.name)
+        } else {
+            &[]
+        };
+        self.run_enter(room, people, Some(person), ONLINE_LIST_LIMIT)
             .await
     }
 
@@ -269,9 +284,13 @@ impl RedisBroker {
         &self,
         room: &RoomName,
         people: &[DisplayName],
+        holder: Option<&Holder>,
         list: usize,
-    ) -> BrokerResult<Presence> {
+    ) -> BrokerResult<Option<Presence>> {
         let mut invocation = self.presence_invocation(&self.presence_scripts.enter, room);
+        if let Some(holder) = holder {
+            invocation.key(self.keys.name(&holder.name));
+        }
         invocation
             .arg(&self.node_id)
             .arg(PRESENCE_TTL.as_millis() as u64)
@@ -280,15 +299,19 @@ impl RedisBroker {
             .arg(ROOM_KEYS_TTL.as_millis() as u64)
             .arg(PRUNE_BATCH)
             .arg(list);
+        match holder {
+            Some(holder) => invocation.arg(&holder.session_id).arg(self.name_idle_ms()),
+            None => invocation.arg("").arg(""),
+        };
         for person in people {
             invocation.arg(person.canonical()).arg(person.as_str());
         }
-        let (_joined, count, entries): (i64, usize, Vec<String>) = invocation
+        let (joined, count, entries): (i64, usize, Vec<String>) = invocation
             .invoke_async(&mut self.connection.clone())
             .await
             .context("entering presence")
             .map_err(unavailable)?;
-        Ok(presence_of(room, count, &entries))
+        Ok((joined >= 0).then(|| presence_of(room, count, &entries)))
     }
 
     pub(super) async fn leave_one(
