@@ -92,6 +92,29 @@ fn size_of_message(message: &ChatMessage) -> usize {
 }
 
 impl MemoryBroker {
+    /// Tells the room that `name` joined or left (`people` is the room after): by name
+    /// while the room has at most [`JOIN_LEAVE_LIMIT`] people before and after; by its
+    /// whole presence when the change crosses that limit, either way; else not at all.
+    fn announce(
+        &self,
+        kind: PersonEventKind,
+        room: &RoomName,
+        name: &DisplayName,
+        people: &BTreeMap<String, DisplayName>,
+    ) {
+        let after = people.len();
+        let before = if kind == PersonEventKind::Join {
+            after - 1
+        } else {
+            after + 1
+        };
+        match (before <= JOIN_LEAVE_LIMIT, after <= JOIN_LEAVE_LIMIT) {
+            (true, true) => self.hub.person(kind, room, name),
+            (false, false) => {}
+            _ => self.hub.presence(&snapshot(room, Some(people))),
+        }
+    }
+
     pub fn new(limits: Limits, hub: Arc<Hub>) -> Self {
         Self {
             state: Mutex::new(State::default()),
@@ -328,11 +351,9 @@ impl Broker for MemoryBroker {
         }
         let people = presence.entry(room.clone()).or_default();
         let name = &person.name;
-        if people.insert(name.canonical(), name.clone()).is_none()
-            && people.len() <= JOIN_LEAVE_LIMIT
-        {
+        if people.insert(name.canonical(), name.clone()).is_none() {
             // Under the lock, so that a join and a leave of one person go out in order.
-            self.hub.person(PersonEventKind::Join, room, name);
+            self.announce(PersonEventKind::Join, room, name, people);
         }
         Ok(Some(snapshot(room, Some(people))))
     }
@@ -342,10 +363,8 @@ impl Broker for MemoryBroker {
         let Some(people) = presence.get_mut(room) else {
             return Ok(());
         };
-        if let Some(name) = people.remove(&person.canonical())
-            && people.len() <= JOIN_LEAVE_LIMIT
-        {
-            self.hub.person(PersonEventKind::Leave, room, &name);
+        if let Some(name) = people.remove(&person.canonical()) {
+            self.announce(PersonEventKind::Leave, room, &name, people);
         }
         if people.is_empty() {
             presence.remove(room);

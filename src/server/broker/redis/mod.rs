@@ -758,11 +758,14 @@ impl Listener {
                         continue;
                     };
                     let payload = message.get_payload_bytes();
-                    let parsed = match presence::parse_person(payload) {
-                        Some(person) => person.map(|(kind, name)| self.hub.person(kind, &room, &name)),
-                        None => parse_live(room, payload).map(|message| {
+                    let parsed = if let Some(presence) = presence::parse_presence(&room, payload) {
+                        presence.map(|presence| self.hub.presence(&presence))
+                    } else if let Some(person) = presence::parse_person(payload) {
+                        person.map(|(kind, name)| self.hub.person(kind, &room, &name))
+                    } else {
+                        parse_live(room, payload).map(|message| {
                             self.hub.dispatch(&message);
-                        }),
+                        })
                     };
                     if let Err(error) = parsed {
                         tracing::warn!(error = format!("{error:#}"), "ignoring a malformed Pub/Sub message");

@@ -16,7 +16,9 @@
 //! room expire when no node refreshes them for [`ROOM_KEYS_TTL`].
 //!
 //! Join, leave and typing go out on the room's Pub/Sub channel as `j\nname`, `l\nname`
-//! and `t\nname` (a message's payload starts with its id, a digit).
+//! and `t\nname` (a message's payload starts with its id, a digit). A change that takes
+//! the room across the 100-person limit, either way, sends the room's presence instead,
+//! `p\ncount\nname...`: so a list that stopped getting joins and leaves is made right.
 
 use super::{Keys, RedisBroker, Store, unavailable};
 use crate::{
@@ -57,8 +59,19 @@ local function drop_entry(member)
   return display
 end
 local function announce(kind, names, limit, channel)
-  if #names == 0 or redis.call('ZCARD', KEYS[3]) > limit then return end
-  for _, name in ipairs(names) do redis.call('PUBLISH', channel, kind .. '\n' .. name) end
+  if #names == 0 then return end
+  local after = redis.call('ZCARD', KEYS[3])
+  local before = after - #names
+  if kind == 'l' then before = after + #names end
+  if before <= limit and after <= limit then
+    for _, name in ipairs(names) do redis.call('PUBLISH', channel, kind .. '\n' .. name) end
+  elseif (before <= limit) ~= (after <= limit) then
+    local parts = {'p', tostring(after)}
+    for _, entry in ipairs(redis.call('ZRANGE', KEYS[3], 0, limit - 1)) do
+      parts[#parts + 1] = string.match(entry, '^[^\n]*\n(.*)$')
+    end
+    redis.call('PUBLISH', channel, table.concat(parts, '\n'))
+  end
 end
 local function prune(now, limit, channel, batch)
   local left = {}
@@ -174,6 +187,28 @@ impl Keys {
     fn typing(&self, room: &RoomName, person: &DisplayName) -> String {
         format!("{}:typing:{room}:{}", self.prefix, person.canonical())
     }
+}
+
+/// A room's presence as it travels on Pub/Sub (`p\ncount\nname\nname...`, sent when a
+/// change takes the room across the 100-person limit), if the payload is one.
+pub fn parse_presence(room: &RoomName, payload: &[u8]) -> Option<anyhow::Result<Presence>> {
+    let rest = payload.strip_prefix(b"p\n")?;
+    Some((|| {
+        let rest = std::str::from_utf8(rest).context("payload is not UTF-8")?;
+        let mut lines = rest.split('\n');
+        let count = lines
+            .next()
+            .and_then(|count| count.parse().ok())
+            .context("no count")?;
+        let online = lines
+            .map(|name| DisplayName::parse(name).map_err(|_| anyhow::anyhow!("bad name {name:?}")))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Presence {
+            room: room.clone(),
+            online,
+            count,
+        })
+    })())
 }
 
 /// A person's event as it travels on Pub/Sub, if the payload is one.
@@ -401,5 +436,13 @@ mod tests {
         let (kind, name) = parse_person(b"j\nMary Ann").unwrap().unwrap();
         assert_eq!((kind, name.as_str()), (PersonEventKind::Join, "Mary Ann"));
         assert!(parse_person(b"t\n").unwrap().is_err());
+        let room = RoomName::everyone();
+        let presence = parse_presence(&room, b"p\n101\nann\nMary Ann")
+            .unwrap()
+            .unwrap();
+        assert_eq!(presence.count, 101);
+        assert_eq!(presence.online.len(), 2);
+        assert!(parse_presence(&room, b"17-0\nann\nhi").is_none());
+        assert!(parse_presence(&room, b"p\nmany").unwrap().is_err());
     }
 }
