@@ -338,6 +338,21 @@ async fn typing_fans_out_once_per_person_and_room_every_two_seconds(kind: Broker
     let anonymous = app.typing(&app.client(), "lobby").await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(anonymous).await, "unauthenticated");
+    // A copy of a cookie whose owner signed out gets 401 too, and sends nothing.
+    let carol = app.client();
+    let signed = common::try_sign_in(&app.base, &carol, "carol").await;
+    let cookie = common::session_cookie(&signed);
+    let sign_out = carol.delete(app.url("/api/session")).send().await.unwrap();
+    assert_eq!(sign_out.status(), StatusCode::NO_CONTENT);
+    let revoked = app
+        .client()
+        .post(app.url("/api/rooms/lobby/typing"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(revoked).await, "unauthenticated");
     let bad = app.typing(&alice, "UPPER").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(bad).await, "invalid_room");

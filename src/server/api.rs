@@ -4,7 +4,7 @@ use super::{
     broker::{NewMessage, Published},
     error::{Error, Result},
     extract::{ApiJson, ApiQuery, RoomPath},
-    session::{Claimed, Session, Token, renewal_header, with_cookie},
+    session::{Claimed, Token, renewal_header, with_cookie},
     state::AppState,
 };
 use crate::{
@@ -124,13 +124,14 @@ pub async fn presence(
 }
 
 /// `POST /api/rooms/{room}/typing`: `204`; fans out `typing` at most once per person per
-/// room every 2 s (the broker throttles, on all nodes together).
+/// room every 2 s (the broker throttles, on all nodes together). The broker checks the
+/// session's hold in the same step, as for a post: `401` once it has ended.
 pub async fn typing(
     State(state): State<AppState>,
     RoomPath(room): RoomPath,
-    Session(token): Session,
+    Claimed(token): Claimed,
 ) -> Result<StatusCode> {
-    state.broker.typing(&room, &token.name).await?;
+    state.broker.typing(&room, &token.holder()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -377,13 +377,17 @@ impl Broker for MemoryBroker {
         Ok(snapshot(room, presence.get(room)))
     }
 
-    async fn typing(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+    async fn typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()> {
+        if !self.holds(person).await? {
+            return Err(BrokerError::Revoked);
+        }
+        let name = &person.name;
         if self
             .typing_limit
-            .check(&(room.clone(), person.canonical()))
+            .check(&(room.clone(), name.canonical()))
             .is_ok()
         {
-            self.hub.person(PersonEventKind::Typing, room, person);
+            self.hub.person(PersonEventKind::Typing, room, name);
         }
         Ok(())
     }

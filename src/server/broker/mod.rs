@@ -181,8 +181,10 @@ pub trait Broker: Send + Sync + 'static {
     async fn presence(&self, room: &RoomName) -> BrokerResult<Presence>;
 
     /// Sends `typing` for `person` in `room`, unless it was sent in the last
-    /// [`TYPING_THROTTLE_MS`](crate::awareness::TYPING_THROTTLE_MS), on any node.
-    async fn typing(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()>;
+    /// [`TYPING_THROTTLE_MS`](crate::awareness::TYPING_THROTTLE_MS), on any node: if they
+    /// still hold their name ([`BrokerError::Revoked`] if not), which it extends. One step,
+    /// as for a post.
+    async fn typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()>;
 
     /// Keeps this node's people present: called every few seconds with everyone present
     /// on this node, by room. On Redis it refreshes their expiry (and puts back any that

@@ -489,7 +489,7 @@ impl Broker for RedisBroker {
         self.read_presence(room).await
     }
 
-    async fn typing(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+    async fn typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()> {
         self.send_typing(room, person).await
     }
 

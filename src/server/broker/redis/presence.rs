@@ -26,8 +26,8 @@ use crate::{
         JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
     },
     message::{DisplayName, RoomName},
-    server::broker::BrokerResult,
     server::broker::Holder,
+    server::broker::{BrokerError, BrokerResult},
 };
 use anyhow::Context;
 use std::time::Duration;
@@ -142,9 +142,12 @@ return {redis.call('ZCARD', KEYS[3]), redis.call('ZRANGE', KEYS[3], 0, tonumber(
 "#
 );
 
-/// `KEYS`: the person's typing key. `ARGV`: throttle (ms), channel, name. Sends `typing`
-/// unless the key is still there.
-pub const TYPING_SCRIPT: &str = r#"
+/// `KEYS`: the person's typing key, their name's hold. `ARGV`: throttle (ms), channel,
+/// name, session id, hold TTL (ms). Returns -1 when the session no longer holds the name;
+/// else extends the hold and sends `typing` unless the typing key is still there.
+const TYPING_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[2]) ~= ARGV[4] then return -1 end
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
   redis.call('PUBLISH', ARGV[2], 't\n' .. ARGV[3])
   return 1
@@ -186,6 +189,17 @@ impl Keys {
 
     fn typing(&self, room: &RoomName, person: &DisplayName) -> String {
         format!("{}:typing:{room}:{}", self.prefix, person.canonical())
+    }
+
+    /// `script` with a room's three presence keys, in the order the scripts read them.
+    fn presence<'a>(
+        &self,
+        script: &'a redis::Script,
+        room: &RoomName,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.key(self.here(room));
+        invocation.key(self.people(room)).key(self.names(room));
+        invocation
     }
 }
 
@@ -236,11 +250,9 @@ impl Store {
         script: &redis::Script,
         room: &RoomName,
     ) -> anyhow::Result<Presence> {
-        let mut invocation = script.key(self.keys.here(room));
-        invocation
-            .key(self.keys.people(room))
-            .key(self.keys.names(room));
-        let (count, entries): (usize, Vec<String>) = invocation
+        let (count, entries): (usize, Vec<String>) = self
+            .keys
+            .presence(script, room)
             .arg(JOIN_LEAVE_LIMIT)
             .arg(self.keys.live(room))
             .arg(ONLINE_LIST_LIMIT)
@@ -265,30 +277,12 @@ fn presence_of(room: &RoomName, count: usize, entries: &[String]) -> Presence {
 }
 
 impl RedisBroker {
-    fn presence_invocation<'a>(
-        &self,
-        script: &'a redis::Script,
-        room: &RoomName,
-    ) -> redis::ScriptInvocation<'a> {
-        let mut invocation = script.key(self.keys.here(room));
-        invocation
-            .key(self.keys.people(room))
-            .key(self.keys.names(room));
-        invocation
-    }
-
     /// Adds or refreshes this node's entries for `people` in `room` (none: only prunes).
-    pub(super) async fn enter_many(
-        &self,
-        room: &RoomName,
-        people: &[DisplayName],
-    ) -> BrokerResult<()> {
-        let mut batches = people.chunks(ENTER_BATCH).peekable();
-        let empty: &[DisplayName] = &[];
-        if batches.peek().is_none() {
-            return self.enter_batch(room, empty).await;
+    async fn enter_many(&self, room: &RoomName, people: &[DisplayName]) -> BrokerResult<()> {
+        if people.is_empty() {
+            return self.enter_batch(room, people).await;
         }
-        for batch in batches {
+        for batch in people.chunks(ENTER_BATCH) {
             self.enter_batch(room, batch).await?;
         }
         Ok(())
@@ -322,7 +316,7 @@ impl RedisBroker {
         holder: Option<&Holder>,
         list: usize,
     ) -> BrokerResult<Option<Presence>> {
-        let mut invocation = self.presence_invocation(&self.presence_scripts.enter, room);
+        let mut invocation = self.keys.presence(&self.presence_scripts.enter, room);
         if let Some(holder) = holder {
             invocation.key(self.keys.name(&holder.name));
         }
@@ -354,7 +348,7 @@ impl RedisBroker {
         room: &RoomName,
         person: &DisplayName,
     ) -> BrokerResult<()> {
-        let mut invocation = self.presence_invocation(&self.presence_scripts.leave, room);
+        let mut invocation = self.keys.presence(&self.presence_scripts.leave, room);
         let _: i64 = invocation
             .arg(&self.node_id)
             .arg(person.canonical())
@@ -375,22 +369,24 @@ impl RedisBroker {
             .map_err(unavailable)
     }
 
-    pub(super) async fn send_typing(
-        &self,
-        room: &RoomName,
-        person: &DisplayName,
-    ) -> BrokerResult<()> {
-        let _: i64 = self
+    pub(super) async fn send_typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()> {
+        let outcome: i64 = self
             .presence_scripts
             .typing
-            .key(self.keys.typing(room, person))
+            .key(self.keys.typing(room, &person.name))
+            .key(self.keys.name(&person.name))
             .arg(TYPING_THROTTLE_MS)
             .arg(self.keys.live(room))
-            .arg(person.as_str())
+            .arg(person.name.as_str())
+            .arg(&person.session_id)
+            .arg(self.name_idle_ms())
             .invoke_async(&mut self.connection.clone())
             .await
             .context("sending typing")
             .map_err(unavailable)?;
+        if outcome < 0 {
+            return Err(BrokerError::Revoked);
+        }
         Ok(())
     }
 
@@ -404,12 +400,15 @@ impl RedisBroker {
             .iter()
             .map(|(room, people)| (room, people.as_slice()))
             .collect();
+        let with_people: std::collections::HashSet<&RoomName> =
+            present.iter().map(|(room, _)| room).collect();
         let watched = self.hub.active_rooms();
-        for (room, _) in &watched {
-            if !present.iter().any(|(r, _)| r == room) {
-                rooms.push((room, &[]));
-            }
-        }
+        rooms.extend(
+            watched
+                .iter()
+                .filter(|(room, _)| !with_people.contains(room))
+                .map(|(room, _)| (room, &[][..])),
+        );
         let mut first_error = None;
         for chunk in rooms.chunks(16) {
             let results = futures::future::join_all(
