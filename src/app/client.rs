@@ -47,13 +47,23 @@ pub fn clock(sent_at: &str, local: bool) -> String {
 mod browser {
     use super::*;
     use crate::message::{ErrorBody, SessionInfo};
-    use gloo_net::http::{Request, Response};
+    use gloo_net::http::{Request, RequestBuilder, Response};
 
-    async fn error_of(response: Response) -> String {
-        match response.json::<ErrorBody>().await {
+    /// Sends `request`: its response when the server answered 2xx, else the error
+    /// message the API gave (or the status), or the network error.
+    async fn send(request: RequestBuilder) -> Result<Response, String> {
+        send_built(request.build().map_err(network)?).await
+    }
+
+    async fn send_built(request: Request) -> Result<Response, String> {
+        let response = request.send().await.map_err(network)?;
+        if response.ok() {
+            return Ok(response);
+        }
+        Err(match response.json::<ErrorBody>().await {
             Ok(body) => body.error.message,
             Err(_) => format!("the server answered {}", response.status()),
-        }
+        })
     }
 
     fn network(error: gloo_net::Error) -> String {
@@ -66,43 +76,22 @@ mod browser {
         client_id: &str,
     ) -> Result<ChatMessage, String> {
         let body = serde_json::json!({ "text": text, "client_id": client_id });
-        let response = Request::post(&format!("/api/rooms/{room}/messages"))
+        let request = Request::post(&format!("/api/rooms/{room}/messages"))
             .json(&body)
-            .map_err(network)?
-            .send()
-            .await
             .map_err(network)?;
-        if response.ok() {
-            response.json().await.map_err(network)
-        } else {
-            Err(error_of(response).await)
-        }
+        send_built(request).await?.json().await.map_err(network)
     }
 
     pub async fn sign_in(name: &str) -> Result<DisplayName, String> {
-        let response = Request::post("/api/session")
+        let request = Request::post("/api/session")
             .json(&serde_json::json!({ "name": name }))
-            .map_err(network)?
-            .send()
-            .await
             .map_err(network)?;
-        if response.ok() {
-            Ok(response.json::<SessionInfo>().await.map_err(network)?.name)
-        } else {
-            Err(error_of(response).await)
-        }
+        let session: SessionInfo = send_built(request).await?.json().await.map_err(network)?;
+        Ok(session.name)
     }
 
     pub async fn sign_out() -> Result<(), String> {
-        let response = Request::delete("/api/session")
-            .send()
-            .await
-            .map_err(network)?;
-        if response.ok() {
-            Ok(())
-        } else {
-            Err(error_of(response).await)
-        }
+        send(Request::delete("/api/session")).await.map(drop)
     }
 
     pub async fn history(
@@ -114,38 +103,27 @@ mod browser {
         if let Some(before) = before {
             url.push_str(&format!("&before={before}"));
         }
-        let response = Request::get(&url).send().await.map_err(network)?;
-        if response.ok() {
-            response.json().await.map_err(network)
-        } else {
-            Err(error_of(response).await)
-        }
+        send(Request::get(&url))
+            .await?
+            .json()
+            .await
+            .map_err(network)
     }
 
     /// `POST /api/rooms/{room}/typing`: tells the room you are typing.
     pub async fn post_typing(room: &RoomName) -> Result<(), String> {
-        let response = Request::post(&format!("/api/rooms/{room}/typing"))
-            .send()
+        send(Request::post(&format!("/api/rooms/{room}/typing")))
             .await
-            .map_err(network)?;
-        if response.ok() {
-            Ok(())
-        } else {
-            Err(error_of(response).await)
-        }
+            .map(drop)
     }
 
     /// `GET /api/rooms/{room}/presence`.
     pub async fn presence(room: &RoomName) -> Result<Presence, String> {
-        let response = Request::get(&format!("/api/rooms/{room}/presence"))
-            .send()
+        send(Request::get(&format!("/api/rooms/{room}/presence")))
+            .await?
+            .json()
             .await
-            .map_err(network)?;
-        if response.ok() {
-            response.json().await.map_err(network)
-        } else {
-            Err(error_of(response).await)
-        }
+            .map_err(network)
     }
 
     fn storage() -> Option<web_sys::Storage> {

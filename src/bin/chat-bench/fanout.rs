@@ -13,7 +13,6 @@ use super::{
     http::{self, Event, Target},
     median,
     tally::{Awareness, AwarenessCounts, Connect, Deliveries, Seen, Tracker, parse_text},
-    wait_until,
 };
 use anyhow::bail;
 use std::{
@@ -235,14 +234,9 @@ impl Bench {
                 bail!("POST answered {status}");
             }
         }
-        let posting = started.elapsed();
-        wait_until(posting + Duration::from_secs(10), || tracker.all_finished()).await;
-        let elapsed = started.elapsed();
-        let cpu = server
-            .cpu_times()
-            .zip(cpu_before)
-            .map(|(after, before)| after - before);
-        let deliveries = tracker.report(subscribers * messages, elapsed, cpu);
+        let deliveries = tracker
+            .settle(&server, cpu_before, started, subscribers * messages)
+            .await;
 
         let stayed = if run.signed_in {
             Some(self.depart(&streams).await)

@@ -16,7 +16,6 @@ use super::{
     fanout::{self, Run},
     http::{self, Event, Target},
     tally::{Awareness, Seen, Tracker, parse_text},
-    wait_until,
 };
 use anyhow::bail;
 use std::{
@@ -193,18 +192,11 @@ impl Bench {
                 bail!("POST answered {status}");
             }
         }
-        let posting = started.elapsed();
-        wait_until(posting + Duration::from_secs(10), || tracker.all_finished()).await;
-        let elapsed = started.elapsed();
-        let cpu = server
-            .cpu_times()
-            .zip(cpu_before)
-            .map(|(after, before)| after - before);
         let expected: usize = (0..browsers)
             .flat_map(|b| options.rooms_of(b))
             .map(|r| options.messages_in(r))
             .sum();
-        let deliveries = tracker.report(expected, elapsed, cpu);
+        let deliveries = tracker.settle(&server, cpu_before, started, expected).await;
         let counts = awareness.snapshot();
         drop(streams);
         drop(server);

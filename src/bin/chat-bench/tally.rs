@@ -1,7 +1,12 @@
 //! What the subscribers saw: each subscriber's sequence check, the awareness events
 //! counted by kind, and the delivery report every fan-out style scenario prints.
 
-use super::{http::Event, mib, ms, percentile, server::CpuTimes};
+use super::{
+    http::Event,
+    mib, ms, percentile,
+    server::{CpuTimes, Server},
+    wait_until,
+};
 use std::{
     collections::HashSet,
     fmt,
@@ -9,7 +14,7 @@ use std::{
         Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// Parses a bench message's text, `b:<room>:<seq>:<sent µs>`, out of an event's JSON.
@@ -183,6 +188,25 @@ impl Tracker {
 
     /// The deliveries seen, against `expected` in all, while the server spent `cpu` over
     /// `elapsed`.
+    /// Waits (up to 10 s past the posting) until every subscriber has all it expects,
+    /// then reports: elapsed since `started`, and the server's CPU since `cpu_before`.
+    pub async fn settle(
+        &self,
+        server: &Server,
+        cpu_before: Option<CpuTimes>,
+        started: Instant,
+        expected: usize,
+    ) -> Deliveries {
+        let posting = started.elapsed();
+        wait_until(posting + Duration::from_secs(10), || self.all_finished()).await;
+        let elapsed = started.elapsed();
+        let cpu = server
+            .cpu_times()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        self.report(expected, elapsed, cpu)
+    }
+
     pub fn report(&self, expected: usize, elapsed: Duration, cpu: Option<CpuTimes>) -> Deliveries {
         let results = self.results.lock().unwrap();
         let mut latencies: Vec<u32> = Vec::new();
