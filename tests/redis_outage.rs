@@ -3,22 +3,28 @@
 
 mod common;
 
-use common::{BrokerKind, PROMPTLY, RedisServer, free_port, spawn_app_with};
+use common::{BrokerKind, PROMPTLY, RedisServer, TestApp, free_port, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
 use tiny_chat::message::ChatMessage;
 
-#[tokio::test]
-async fn a_connected_subscriber_gets_every_accepted_message_across_a_redis_restart() {
-    let mut redis = RedisServer::start();
+/// Two apps on `redis`, under one key prefix: two nodes of one chat.
+async fn two_apps(redis: &RedisServer) -> (TestApp, TestApp) {
     let url = redis.url();
     let a = spawn_app_with(BrokerKind::Redis, |c| c.redis_url = Some(url.clone())).await;
     let b = spawn_app_with(BrokerKind::Redis, |c| {
-        c.redis_url = Some(url.clone());
+        c.redis_url = Some(url);
         c.redis_prefix = a.config.redis_prefix.clone();
     })
     .await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_connected_subscriber_gets_every_accepted_message_across_a_redis_restart() {
+    let mut redis = RedisServer::start();
+    let (a, b) = two_apps(&redis).await;
     let on_a = a.signed_in("ann").await;
     let on_b = b.signed_in("bob").await;
     let mut subscriber = a.events("everyone", None).await;
@@ -125,13 +131,7 @@ async fn without_redis_posts_get_503_and_the_node_is_not_ready() {
 #[tokio::test]
 async fn presence_comes_back_after_a_redis_restart() {
     let mut redis = RedisServer::start();
-    let url = redis.url();
-    let a = spawn_app_with(BrokerKind::Redis, |c| c.redis_url = Some(url.clone())).await;
-    let b = spawn_app_with(BrokerKind::Redis, |c| {
-        c.redis_url = Some(url.clone());
-        c.redis_prefix = a.config.redis_prefix.clone();
-    })
-    .await;
+    let (a, b) = two_apps(&redis).await;
     // A client without the 30 s limit of `browser()`: the stream outlives the restart.
     let ann = reqwest::Client::builder()
         .cookie_store(true)

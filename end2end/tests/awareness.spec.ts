@@ -3,7 +3,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Page } from '@playwright/test';
-import { test, expect, signIn, postAs, openRoom, messageTexts, connection } from './fixtures';
+import { test, expect, signIn, postAs, openRoom, messageTexts, connection, awayPastHistory } from './fixtures';
 
 /** The names in the room's member list, in the order shown. */
 function memberNames(page: Page) {
@@ -261,19 +261,7 @@ test('a message posted between the server render and hydration shows once (empty
 });
 
 test('a live message that arrives while history reloads after a resync stays, once', async ({ page, chat }) => {
-  // Redis trims whole stream nodes (100 entries) at a time, so a small limit and a few
-  // hundred posts push the page's newest message out of what is retained.
-  const limit = { CHAT_HISTORY_LIMIT: '5' };
-  const a = await chat.node(limit);
-  const b = await chat.node(limit);
-  await postAs(a, 'ann', 'busy', ['old 1', 'old 2']);
-  await signIn(page.context(), a, 'watcher');
-  await openRoom(page, a, 'busy');
-  await expect(messageTexts(page)).toHaveText(['old 1', 'old 2']);
-
-  await a.stop();
-  await expect(connection(page)).toHaveText(/reconnecting|offline/);
-  await postAs(b, 'bea', 'busy', Array.from({ length: 250 }, (_, i) => `busy ${i}`));
+  const { a, b } = await awayPastHistory(page, chat);
 
   // The reload the resync asks for is answered by the server at once, but reaches the
   // page only after a live message did.

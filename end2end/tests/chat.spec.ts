@@ -1,4 +1,4 @@
-import { test, expect, signIn, postAs, openRoom, messageTexts, connection, Front } from './fixtures';
+import { test, expect, signIn, postAs, openRoom, messageTexts, connection, Front, awayPastHistory } from './fixtures';
 
 test('two people chat live, each message shown once', async ({ browser, chat }) => {
   const node = await chat.node();
@@ -84,20 +84,7 @@ test('a client rides out a server restart and shows every missed message once', 
 });
 
 test('a client away longer than history holds reloads it on resync', async ({ page, chat }) => {
-  // Redis trims whole stream nodes (100 entries) at a time, so a small limit and a few
-  // hundred posts push the page's newest message out of what is retained.
-  const limit = { CHAT_HISTORY_LIMIT: '5' };
-  const a = await chat.node(limit);
-  const b = await chat.node(limit);
-  await postAs(a, 'ann', 'busy', ['old 1', 'old 2']);
-  await signIn(page.context(), a, 'watcher');
-  await openRoom(page, a, 'busy');
-  await expect(messageTexts(page)).toHaveText(['old 1', 'old 2']);
-
-  await a.stop();
-  await expect(connection(page)).toHaveText(/reconnecting|offline/);
-  const missed = Array.from({ length: 250 }, (_, i) => `busy ${i}`);
-  await postAs(b, 'bea', 'busy', missed);
+  const { a, b } = await awayPastHistory(page, chat);
   await a.start();
 
   // The stream says resync; the page reloads the newest history and goes on live.

@@ -259,3 +259,23 @@ export function messageTexts(page: Page) {
 export function connection(page: Page) {
   return page.locator('.room-header .status');
 }
+
+/**
+ * Leaves `page` on room `busy` of node A, stopped, while node B takes 250 posts: more
+ * than history holds, so A's page gets `resync` once A is started again. Redis trims
+ * whole stream nodes (100 entries) at a time, hence the small limit and the many posts.
+ */
+export async function awayPastHistory(page: Page, chat: Chat): Promise<{ a: ChatNode; b: ChatNode }> {
+  const limit = { CHAT_HISTORY_LIMIT: '5' };
+  const a = await chat.node(limit);
+  const b = await chat.node(limit);
+  await postAs(a, 'ann', 'busy', ['old 1', 'old 2']);
+  await signIn(page.context(), a, 'watcher');
+  await openRoom(page, a, 'busy');
+  await expect(messageTexts(page)).toHaveText(['old 1', 'old 2']);
+
+  await a.stop();
+  await expect(connection(page)).toHaveText(/reconnecting|offline/);
+  await postAs(b, 'bea', 'busy', Array.from({ length: 250 }, (_, i) => `busy ${i}`));
+  return { a, b };
+}
