@@ -191,8 +191,14 @@ impl fmt::Display for Segment<'_> {
 
 /// Characters a mention runs over: a name's characters but the space (a mention ends at
 /// the first space; see [`mentions_name`] for names that have one).
-fn mention_char(c: char) -> bool {
+pub fn mention_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// Whether an `@` after `previous` (`None`: at the start) starts a mention: not after a
+/// name's character (so `a@b.c` is an address) nor after another `@`.
+pub fn mention_can_start(previous: Option<char>) -> bool {
+    previous.is_none_or(|p| !mention_char(p) && p != '@')
 }
 
 /// Splits text into plain runs and `@name` mentions. An `@` starts a mention when it is
@@ -205,7 +211,7 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
     let mut previous: Option<char> = None;
     let mut chars = text.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
-        if c == '@' && previous.is_none_or(|p| !mention_char(p) && p != '@') {
+        if c == '@' && mention_can_start(previous) {
             let start = at + 1;
             let mut end = start;
             while let Some(&(i, n)) = chars.peek() {
@@ -244,10 +250,7 @@ pub fn mentions_name(text: &str, name: &DisplayName) -> bool {
     let mut from = 0;
     while let Some(found) = lower[from..].find('@') {
         let at = from + found;
-        let before_ok = lower[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|p| !mention_char(p) && p != '@');
+        let before_ok = mention_can_start(lower[..at].chars().next_back());
         let rest = &lower[at + 1..];
         if before_ok && let Some(after) = rest.strip_prefix(wanted.as_str()) {
             let mut tail = after.chars();

@@ -7,7 +7,11 @@
 //!   its `parse`.
 //! - [`awareness`]: presence, typing and the many-room stream's wire types, and the
 //!   `@name` mention rules, shared likewise.
-//! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser.
+//! - [`markdown`]: the safe Markdown subset of "Rendering", parsed to a small tree that
+//!   the server-rendered page and the browser both render (`app::rich_text`).
+//! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser. Its
+//!   service worker, `public/sw.js` (served as `/sw.js`), lets a page that was open once
+//!   load again while the browser is offline.
 //! - `server` (feature `ssr`): the axum server. Its own module docs map it: config,
 //!   state, the broker trait with its memory and Redis implementations, the in-process
 //!   fan-out hub, sessions, the HTTP API, SSE, and operations endpoints.
@@ -18,6 +22,7 @@
 
 pub mod app;
 pub mod awareness;
+pub mod markdown;
 pub mod message;
 
 #[cfg(feature = "ssr")]

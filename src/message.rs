@@ -17,7 +17,57 @@ pub struct ChatMessage {
     pub text: String,
     /// RFC 3339 in UTC with milliseconds, derived from the id's timestamp.
     pub sent_at: String,
+    /// When the text was last edited (RFC 3339); absent until it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// Each emoji with who reacted with it, in the order each was first used; absent
+    /// while empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
+
+impl ChatMessage {
+    /// A message as first posted: not edited, no reactions.
+    pub fn new(id: MessageId, room: RoomName, sender: DisplayName, text: String) -> Self {
+        Self {
+            id,
+            room,
+            sender,
+            text,
+            sent_at: rfc3339_millis(id.ms),
+            edited_at: None,
+            reactions: Vec::new(),
+        }
+    }
+}
+
+/// One emoji on a message and the names that reacted with it, in the order they did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub names: Vec<DisplayName>,
+}
+
+/// The data of an `event: delete`: the message `id` of `room` is gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub room: RoomName,
+    pub id: MessageId,
+}
+
+/// The body of `PATCH /api/rooms/{room}/messages/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditBody {
+    pub text: String,
+}
+
+/// The most distinct emoji one message holds.
+pub const MAX_EMOJI_PER_MESSAGE: usize = 20;
+/// The most reactions (names, over all its emoji) one message holds, so that a message's
+/// size, and the `update` frame sent for each reaction, stay bounded in a large room.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 1000;
+/// The reaction bar's emoji, offered under every message.
+pub const QUICK_REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "🎉", "😮", "🙏"];
 
 /// An entry of `GET /api/rooms`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -391,13 +441,12 @@ mod tests {
 
     #[test]
     fn a_chat_message_serializes_to_the_documented_shape() {
-        let message = ChatMessage {
-            id: MessageId::new(1_732_400_000_000, 0),
-            room: RoomName::everyone(),
-            sender: DisplayName::parse("mason").unwrap(),
-            text: "hi <b>".into(),
-            sent_at: rfc3339_millis(1_732_400_000_000),
-        };
+        let message = ChatMessage::new(
+            MessageId::new(1_732_400_000_000, 0),
+            RoomName::everyone(),
+            DisplayName::parse("mason").unwrap(),
+            "hi <b>".into(),
+        );
         let json = serde_json::to_string(&message).unwrap();
         assert_eq!(
             json,

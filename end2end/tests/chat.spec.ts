@@ -90,7 +90,8 @@ test('a client away longer than history holds reloads it on resync', async ({ pa
   // The stream says resync; the page reloads the newest history and goes on live.
   await expect(connection(page)).toHaveText('live', { timeout: 15_000 });
   await expect(messageTexts(page).last()).toHaveText('busy 249', { timeout: 10_000 });
-  await expect(messageTexts(page).filter({ hasText: 'busy 200' })).toHaveCount(1);
+  // History holds exactly the newest five: the page shows those and nothing older.
+  await expect(messageTexts(page)).toHaveText(['busy 245', 'busy 246', 'busy 247', 'busy 248', 'busy 249']);
   await postAs(b, 'bea', 'busy', ['after resync']);
   await expect(messageTexts(page).last()).toHaveText('after resync');
   await expect(messageTexts(page).filter({ hasText: 'after resync' })).toHaveCount(1);
@@ -213,6 +214,8 @@ test('a node killed with kill -9 mid-conversation: its browsers move to the othe
       await page.getByRole('textbox', { name: 'Message' }).fill(text);
       await page.getByRole('textbox', { name: 'Message' }).press('Enter');
       await expect(page.getByRole('textbox', { name: 'Message' })).toHaveValue('');
+      // Sent means the server has it (the outbox is empty), not just that the box is.
+      await expect(page.locator('ol.outbox > li')).toHaveCount(0);
     };
     const sent: string[] = [];
     for (let i = 0; i < 3; i++) {

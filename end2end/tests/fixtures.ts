@@ -262,8 +262,7 @@ export function connection(page: Page) {
 
 /**
  * Leaves `page` on room `busy` of node A, stopped, while node B takes 250 posts: more
- * than history holds, so A's page gets `resync` once A is started again. Redis trims
- * whole stream nodes (100 entries) at a time, hence the small limit and the many posts.
+ * than history holds (5), so A's page gets `resync` once A is started again.
  */
 export async function awayPastHistory(page: Page, chat: Chat): Promise<{ a: ChatNode; b: ChatNode }> {
   const limit = { CHAT_HISTORY_LIMIT: '5' };

@@ -1,5 +1,6 @@
 //! What only the browser does: calls to the JSON API, localStorage (recent rooms, and
-//! what was read where), local time, the page's visibility and notifications.
+//! what was read where), local time, the page's visibility, notifications, and the
+//! service worker that lets a page reload offline.
 //!
 //! Event handlers are compiled on the server too but only ever run in the browser, so
 //! each function here has a server build that answers an error and is never reached.
@@ -46,7 +47,7 @@ pub fn clock(sent_at: &str, local: bool) -> String {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::*;
-    use crate::message::{ErrorBody, SessionInfo};
+    use crate::message::{EditBody, ErrorBody, SessionInfo};
     use gloo_net::http::{Request, RequestBuilder, Response};
 
     /// Sends `request`: its response when the server answered 2xx, else the error
@@ -70,16 +71,42 @@ mod browser {
         format!("network error: {error}")
     }
 
-    pub async fn post_message(
+    /// `PATCH /api/rooms/{room}/messages/{id}`: your message with its new text.
+    pub async fn edit_message(
         room: &RoomName,
+        id: MessageId,
         text: &str,
-        client_id: &str,
     ) -> Result<ChatMessage, String> {
-        let body = serde_json::json!({ "text": text, "client_id": client_id });
-        let request = Request::post(&format!("/api/rooms/{room}/messages"))
+        let body = EditBody { text: text.into() };
+        let request = Request::patch(&format!("/api/rooms/{room}/messages/{id}"))
             .json(&body)
             .map_err(network)?;
         send_built(request).await?.json().await.map_err(network)
+    }
+
+    /// `DELETE /api/rooms/{room}/messages/{id}`: your message is gone.
+    pub async fn delete_message(room: &RoomName, id: MessageId) -> Result<(), String> {
+        send(Request::delete(&format!("/api/rooms/{room}/messages/{id}")))
+            .await
+            .map(drop)
+    }
+
+    /// Adds (`on`) or takes back your reaction `emoji` to a message; the message as it
+    /// then stands.
+    pub async fn react(
+        room: &RoomName,
+        id: MessageId,
+        emoji: &str,
+        on: bool,
+    ) -> Result<ChatMessage, String> {
+        let emoji = String::from(js_sys::encode_uri_component(emoji));
+        let url = format!("/api/rooms/{room}/messages/{id}/reactions/{emoji}");
+        let request = if on {
+            Request::put(&url)
+        } else {
+            Request::delete(&url)
+        };
+        send(request).await?.json().await.map_err(network)
     }
 
     pub async fn sign_in(name: &str) -> Result<DisplayName, String> {
@@ -87,11 +114,39 @@ mod browser {
             .json(&serde_json::json!({ "name": name }))
             .map_err(network)?;
         let session: SessionInfo = send_built(request).await?.json().await.map_err(network)?;
+        session_changed();
         Ok(session.name)
     }
 
     pub async fn sign_out() -> Result<(), String> {
-        send(Request::delete("/api/session")).await.map(drop)
+        send(Request::delete("/api/session")).await?;
+        session_changed();
+        Ok(())
+    }
+
+    /// Who is signed in changed, in this tab: the other tabs hear of it through the
+    /// `storage` event of [`SESSION_KEY`], and the offline pages, which show the name,
+    /// are dropped.
+    fn session_changed() {
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(SESSION_KEY, &now_ms().to_string());
+        }
+        forget_offline_pages();
+    }
+
+    /// Drops the pages the service worker keeps for offline reloads: they show whoever
+    /// was signed in when they were kept.
+    fn forget_offline_pages() {
+        let window = web_sys::window();
+        let Some(window) = window
+            .filter(|w| js_sys::Reflect::get(w, &"caches".into()).is_ok_and(|c| !c.is_undefined()))
+        else {
+            return;
+        };
+        if let Ok(caches) = window.caches() {
+            // The same name as `CACHE` in public/sw.js.
+            let _ = caches.delete("tiny-chat-v1");
+        }
     }
 
     pub async fn history(
@@ -126,7 +181,7 @@ mod browser {
             .map_err(network)
     }
 
-    fn storage() -> Option<web_sys::Storage> {
+    pub fn storage() -> Option<web_sys::Storage> {
         web_sys::window()?.local_storage().ok()?
     }
 
@@ -153,6 +208,32 @@ mod browser {
     /// Milliseconds since the Unix epoch, by the browser's clock.
     pub fn now_ms() -> f64 {
         js_sys::Date::now()
+    }
+
+    /// Moves the focus to the element `id`, or to `fallback` where `id` is gone or
+    /// cannot take it. On the next frame: what was just changed on the page (a row
+    /// leaving its edit) is drawn by then.
+    pub fn focus_by_id(id: &str, fallback: &str) {
+        use wasm_bindgen::JsCast;
+        let ids = [id.to_owned(), fallback.to_owned()];
+        leptos::prelude::request_animation_frame(move || {
+            let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+                return;
+            };
+            for id in &ids {
+                let Some(element) = document
+                    .get_element_by_id(id)
+                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                else {
+                    continue;
+                };
+                let _ = element.focus();
+                let element: &web_sys::Element = element.as_ref();
+                if document.active_element().as_ref() == Some(element) {
+                    return;
+                }
+            }
+        });
     }
 
     /// Whether the tab is hidden (another tab, or the window minimised).
@@ -205,6 +286,85 @@ mod browser {
         let _ = web_sys::Notification::new_with_options(title, &options);
     }
 
+    /// Registers the service worker (`public/sw.js`), which keeps the pages opened here
+    /// and the app's `/pkg/` files so that a page reloads while the browser is offline,
+    /// and asks it to keep `page` (a path) and this document's `/pkg/` files now: they
+    /// did not come through the worker if it was not in control yet when the page
+    /// loaded, or if the router moved here without loading the page.
+    ///
+    /// Only an enhancement: where anything fails, nothing happens.
+    pub fn keep_for_offline(page: &str) {
+        use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let navigator = window.navigator();
+        // `navigator.serviceWorker` is undefined outside secure contexts (https, and
+        // http on localhost), and the binding would throw there.
+        let supported = js_sys::Reflect::get(&navigator, &"serviceWorker".into())
+            .is_ok_and(|workers| !workers.is_undefined());
+        if !supported {
+            return;
+        }
+        let Some(document) = window.document() else {
+            return;
+        };
+        let message = offline_message(&document, page);
+        let workers = navigator.service_worker();
+        // A page the worker controls was registered already. A registration that fails
+        // (a private window, a blocked script) rejects: caught, so that the console does
+        // not report it. Never called when it succeeds, so forgotten: a few bytes, once.
+        if workers.controller().is_none() {
+            let ignore = Closure::once(|_: JsValue| ());
+            let _ = workers.register("/sw.js").catch(&ignore);
+            ignore.forget();
+        }
+        // `ready` resolves, with the registration, once a worker is active.
+        let Ok(ready) = workers.ready() else {
+            return;
+        };
+        let post = Closure::once(move |registration: JsValue| {
+            let active = registration
+                .dyn_into::<web_sys::ServiceWorkerRegistration>()
+                .ok()
+                .and_then(|r| r.active());
+            if let Some(worker) = active {
+                let _ = worker.post_message(&message);
+            }
+        });
+        let _ = ready.then(&post);
+        // Called once by the promise; it frees itself then.
+        post.forget();
+    }
+
+    /// `{cache: [page, ...the /pkg/ files the document links]}`, for the worker.
+    fn offline_message(document: &web_sys::Document, page: &str) -> js_sys::Object {
+        use wasm_bindgen::{JsCast, JsValue};
+        let urls = js_sys::Array::new();
+        urls.push(&JsValue::from_str(page));
+        if let Ok(files) =
+            document.query_selector_all(r#"link[href^="/pkg/"], script[src^="/pkg/"]"#)
+        {
+            for i in 0..files.length() {
+                let Some(file) = files
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                else {
+                    continue;
+                };
+                if let Some(url) = file
+                    .get_attribute("href")
+                    .or_else(|| file.get_attribute("src"))
+                {
+                    urls.push(&JsValue::from_str(&url));
+                }
+            }
+        }
+        let message = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&message, &"cache".into(), &urls);
+        message
+    }
+
     pub fn load_recent() -> Vec<RoomName> {
         storage()
             .and_then(|s| s.get_item(RECENT_KEY).ok()?)
@@ -225,7 +385,20 @@ mod browser {
 
     const BROWSER_ONLY: &str = "only the browser calls this";
 
-    pub async fn post_message(_: &RoomName, _: &str, _: &str) -> Result<ChatMessage, String> {
+    pub async fn edit_message(_: &RoomName, _: MessageId, _: &str) -> Result<ChatMessage, String> {
+        Err(BROWSER_ONLY.into())
+    }
+
+    pub async fn delete_message(_: &RoomName, _: MessageId) -> Result<(), String> {
+        Err(BROWSER_ONLY.into())
+    }
+
+    pub async fn react(
+        _: &RoomName,
+        _: MessageId,
+        _: &str,
+        _: bool,
+    ) -> Result<ChatMessage, String> {
         Err(BROWSER_ONLY.into())
     }
 
@@ -277,6 +450,8 @@ mod browser {
         false
     }
 
+    pub fn focus_by_id(_: &str, _: &str) {}
+
     pub fn notification_permission() -> Option<String> {
         None
     }
@@ -286,13 +461,20 @@ mod browser {
     }
 
     pub fn notify(_: &str, _: &str, _: &str) {}
+
+    pub fn keep_for_offline(_: &str) {}
 }
 
+#[cfg(feature = "hydrate")]
+pub use browser::storage;
 pub use browser::{
-    history, load_last_read, load_recent, mark_read, notification_permission, notify, now_ms,
-    page_hidden, post_message, post_typing, presence, request_notification_permission, save_recent,
-    sign_in, sign_out,
+    delete_message, edit_message, focus_by_id, history, keep_for_offline, load_last_read,
+    load_recent, mark_read, notification_permission, notify, now_ms, page_hidden, post_typing,
+    presence, react, request_notification_permission, save_recent, sign_in, sign_out,
 };
+
+/// The localStorage key a tab writes when it signs in or out, for the other tabs.
+pub const SESSION_KEY: &str = "tiny-chat:session";
 
 /// The localStorage key of the last-read ids: a JSON object, room to message id.
 pub const LAST_READ_KEY: &str = "tiny-chat:last-read";

@@ -1,23 +1,66 @@
-//! The message box. Enter sends and Shift+Enter starts a new line; while you type, the
-//! room is told (at most every 2 s); typing `@` offers the names of the people here.
+//! The message box. Enter sends (into the outbox, which the sending tab empties: see
+//! `outbox`) and Shift+Enter starts a new line; while you type, the room is told (at most
+//! every 2 s); typing `@` offers the names of the people here; Up in the empty box edits
+//! your last message.
 //! Without JavaScript it is a plain form post to a server function that redirects back
 //! to the room.
 
-use super::{Hydrated, SessionContext, client, data::Post, feed::Feed, identity::Avatar};
+use super::{
+    Hydrated, SessionContext, client,
+    data::Post,
+    feed::{self, Editing, Feed},
+    identity::Avatar,
+    outbox::Outbox,
+};
 use crate::{
-    awareness::TYPING_THROTTLE_MS,
-    message::{ChatMessage, DisplayName, MessageText, RoomName},
+    awareness::{self, TYPING_THROTTLE_MS},
+    message::{DisplayName, MessageText, RoomName},
 };
 use leptos::{ev, html, prelude::*, server_fn::ServerFn, task::spawn_local};
+
+/// The message box's element id: where the focus goes back after editing a message.
+pub const COMPOSER_ID: &str = "composer-text";
 
 /// How many names the `@` list offers at most.
 const SUGGESTIONS: usize = 8;
 
+/// Why the last send could not even go into the outbox, if it could not.
 #[derive(Clone, Debug, PartialEq)]
 enum Sending {
     Idle,
-    Pending,
     Failed(String),
+}
+
+/// Puts the message in the outbox (which sends it as soon as it can).
+#[cfg(feature = "hydrate")]
+fn send_later(
+    outbox: Outbox,
+    session: SessionContext,
+    room: RoomName,
+    sender: DisplayName,
+    text: String,
+    client_id: String,
+) -> Result<(), String> {
+    let unsent = super::outbox::Unsent {
+        client_id,
+        room,
+        sender,
+        text,
+        failed: None,
+    };
+    super::outbox::push(outbox, session, unsent)
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn send_later(
+    _: Outbox,
+    _: SessionContext,
+    _: RoomName,
+    _: DisplayName,
+    _: String,
+    _: String,
+) -> Result<(), String> {
+    Err("sending needs the browser".to_owned())
 }
 
 /// The `@name` being typed: where its `@` is (a byte index) and what follows it.
@@ -28,16 +71,15 @@ struct MentionQuery {
 }
 
 #[component]
-pub fn Composer(
-    room: RoomName,
-    on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+pub fn Composer(room: RoomName) -> impl IntoView {
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let feed = expect_context::<Feed>();
     let session = expect_context::<SessionContext>();
+    let outbox = expect_context::<Outbox>();
     let text = RwSignal::new(String::new());
     let sending = RwSignal::new(Sending::Idle);
-    // One key per message: a retry after a failure reuses it, so it cannot post twice.
+    // One key per message, given as it is typed: every try to send it uses it, so it
+    // cannot post twice.
     let client_id = StoredValue::new(client::new_client_id());
     let textarea = NodeRef::<html::Textarea>::new();
     let last_typing = StoredValue::new(f64::NEG_INFINITY);
@@ -91,26 +133,40 @@ pub fn Composer(
         });
     };
 
+    // An unsent message taken back from the outbox, to be edited: its text, and its key.
+    Effect::new(move |_| {
+        if let Some((id, taken)) = outbox.taken_back.get() {
+            outbox.taken_back.set(None);
+            client_id.set_value(id);
+            text.set(taken);
+            client::focus_by_id(COMPOSER_ID, COMPOSER_ID);
+        }
+    });
     let send = {
         let room = room.clone();
         move || {
             let body = text.get_untracked();
-            if MessageText::parse(&body).is_err() || sending.get_untracked() == Sending::Pending {
+            let Some(sender) = session.name_untracked() else {
+                return;
+            };
+            if MessageText::parse(&body).is_err() {
                 return;
             }
-            sending.set(Sending::Pending);
-            let (room, id) = (room.clone(), client_id.get_value());
-            spawn_local(async move {
-                match client::post_message(&room, &body, &id).await {
-                    Ok(message) => {
-                        on_sent(message);
-                        text.set(String::new());
-                        client_id.set_value(client::new_client_id());
-                        sending.set(Sending::Idle);
-                    }
-                    Err(reason) => sending.set(Sending::Failed(reason)),
+            match send_later(
+                outbox,
+                session,
+                room.clone(),
+                sender,
+                body,
+                client_id.get_value(),
+            ) {
+                Ok(()) => {
+                    text.set(String::new());
+                    client_id.set_value(client::new_client_id());
+                    sending.set(Sending::Idle);
                 }
-            });
+                Err(reason) => sending.set(Sending::Failed(reason)),
+            }
         }
     };
     // Tells the room you are typing, at most once per throttle window, and only about
@@ -152,6 +208,21 @@ pub fn Composer(
             event.prevent_default();
             send();
         }
+        let plain = !(event.shift_key() || event.alt_key() || event.ctrl_key() || event.meta_key());
+        if event.key() == "ArrowUp" && plain && text.with_untracked(String::is_empty) {
+            let last = session.name_untracked().and_then(|me| {
+                feed.messages
+                    .with_untracked(|all| feed::newest_of(all, &me))
+            });
+            if let Some(id) = last {
+                event.prevent_default();
+                feed.editing.set(Some(Editing {
+                    id,
+                    return_to: COMPOSER_ID.to_owned(),
+                    draft: None,
+                }));
+            }
+        }
     };
     let empty = move || text.with(|t| t.trim().is_empty());
     let option_id = |index: usize| format!("mention-option-{index}");
@@ -160,7 +231,7 @@ pub fn Composer(
         <form class="composer" method="post" action=Post::url() on:submit=submit>
             <input type="hidden" name="room" value=room.to_string() />
             <input type="hidden" name="client_id" value=client_id.get_value() />
-            <label class="visually-hidden" for="composer-text">"Message"</label>
+            <label class="visually-hidden" for=COMPOSER_ID>"Message"</label>
             <Show when=listing>
                 <ul id="mention-options" class="mention-options" role="listbox" aria-label="People to mention">
                     <For
@@ -188,7 +259,7 @@ pub fn Composer(
                 </ul>
             </Show>
             <textarea
-                id="composer-text"
+                id=COMPOSER_ID
                 name="text"
                 rows="1"
                 maxlength="4000"
@@ -222,24 +293,18 @@ pub fn Composer(
             <button
                 type="submit"
                 // Only the browser disables it: without JavaScript it must stay usable.
-                disabled=move || hydrated.get() && (empty() || sending.get() == Sending::Pending)
+                disabled=move || hydrated.get() && empty()
             >
                 "Send"
             </button>
             <p id="composer-status" class="composer-status" role="status">
                 {move || match sending.get() {
                     Sending::Idle => String::new(),
-                    Sending::Pending => "Sending…".to_owned(),
-                    Sending::Failed(reason) => format!("Not sent: {reason}. Press Enter to try again."),
+                    Sending::Failed(reason) => format!("Not sent: {reason}."),
                 }}
             </p>
         </form>
     }
-}
-
-/// Characters a typed mention runs over (as in `awareness::segments`).
-fn mention_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
 
 /// The `@name` being typed just before `caret` (a byte index), if any: an `@` at the
@@ -248,11 +313,8 @@ fn mention_query(text: &str, caret: usize) -> Option<MentionQuery> {
     let before = text.get(..caret)?;
     let at = before.rfind('@')?;
     let prefix = &before[at + 1..];
-    let starts = before[..at]
-        .chars()
-        .next_back()
-        .is_none_or(|c| !mention_char(c) && c != '@');
-    (starts && prefix.chars().all(mention_char)).then(|| MentionQuery {
+    let starts = awareness::mention_can_start(before[..at].chars().next_back());
+    (starts && prefix.chars().all(awareness::mention_char)).then(|| MentionQuery {
         at,
         prefix: prefix.to_owned(),
     })

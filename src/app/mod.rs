@@ -8,11 +8,12 @@
 //!   - `members` (who is here: a sidebar, or a sheet on small screens),
 //!   - `sidebar` (recent rooms with their unread counts, notifications).
 //! - [`feed`]: what the room page knows, kept current by the tab's one event stream.
-//! - [`live`]: the `EventSource` itself.
+//! - [`live`]: the browser's one event stream, shared by its tabs.
+//! - [`outbox`]: messages typed and not yet sent, kept through a lost connection.
 //! - [`data`]: server functions for rendering and for the no-JS forms.
 //! - [`identity`]: who you are (avatar, name, sign-out, change of name).
 //! - [`client`]: browser-only calls (the JSON API, localStorage, local time,
-//!   notifications).
+//!   notifications, the service worker of `public/sw.js` for offline reloads).
 
 pub mod client;
 mod composer;
@@ -23,24 +24,48 @@ pub mod live;
 mod lobby;
 mod members;
 mod messages;
+pub mod outbox;
+mod rich_text;
 mod room;
 mod sidebar;
 mod sign_in;
 
 use crate::message::DisplayName;
 use leptos::prelude::*;
-use leptos_meta::{Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{Route, Router, Routes},
     path,
 };
 
+/// A memo in the browser, where things change; on the server, which renders a page
+/// once, just the value. A message row derives a handful of values, and as memos on
+/// the server they made room pages 3.7 times slower (`chat-bench page`, BENCHMARKS.md).
+pub fn derived<T>(f: impl Fn() -> T + Send + Sync + 'static) -> Signal<T>
+where
+    T: Clone + PartialEq + Send + Sync + 'static,
+{
+    #[cfg(feature = "ssr")]
+    {
+        Signal::stored(f())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        Memo::new(move |_| f()).into()
+    }
+}
+
 /// The HTML document around the app. On the server it also sets the page's
 /// Content-Security-Policy, whose nonce leptos_axum puts on every inline script.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::security::set_page_policy();
+    // Here, not in `App`: only the server knows the stylesheet's hashed name.
+    #[cfg(feature = "ssr")]
+    let stylesheet = crate::server::assets::stylesheet(&options);
+    #[cfg(not(feature = "ssr"))]
+    let stylesheet = String::new();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -51,6 +76,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     rel="icon"
                     href="data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect width='16' height='16' rx='4' fill='%232f6fde'/></svg>"
                 />
+                <link id="leptos" rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -98,16 +124,24 @@ pub fn App() -> impl IntoView {
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     provide_context(Hydrated(hydrated));
-    provide_context(SessionContext {
+    let session = SessionContext {
         whoami: Resource::new(|| (), |_| data::whoami()),
         known: RwSignal::new(None),
-    });
+    };
+    provide_context(session);
+    let outbox = outbox::Outbox::new();
+    provide_context(outbox);
+    // The outbox outlives the room pages: it sends from whichever page this tab shows.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| outbox::start(outbox, session));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = session;
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/tiny-chat.css" />
         <Title text="tiny-chat" />
         <Meta name="color-scheme" content="light dark" />
         <Router>
+            <KeepForOffline />
             // Async: the server waits for the page's data and sends it whole, so that it
             // reads (and its forms work) without JavaScript.
             <Routes fallback=|| view! { <NotFound /> }>
@@ -116,6 +150,15 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+}
+
+/// Keeps the page for reloads while offline (`client::keep_for_offline`): once hydrated,
+/// and after each move of the router, which loads no page through the service worker.
+/// Effects run only in the browser. Renders nothing.
+#[component]
+fn KeepForOffline() -> impl IntoView {
+    let page = leptos_router::hooks::use_location().pathname;
+    Effect::new(move |_| page.with(|page| client::keep_for_offline(page)));
 }
 
 /// Answers the page being rendered with 404 (on the server; a no-op in the browser).

@@ -14,6 +14,7 @@ use super::{
     identity::Identity,
     members::{MemberList, MembersButton, Sheet},
     messages::{MessageList, TypingLine},
+    outbox::{Outbox, OutboxCount, OutboxList},
     sidebar::RecentRooms,
     sign_in::SignInForm,
 };
@@ -58,6 +59,20 @@ fn Room(room: RoomName) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     super::feed::connect(feed, history);
     remember_room(&room, feed);
+    // A message this tab's outbox just sent shows at once, before the stream brings it.
+    let outbox = expect_context::<Outbox>();
+    // (Not at once: what landed before the room opened is in its history, or deleted.)
+    Effect::watch(
+        move || outbox.landed.get(),
+        move |landed, _, _| {
+            if let Some(message) = landed
+                && feed.room.try_with_value(|room| *room == message.room) == Some(true)
+            {
+                feed.add([message.clone()]);
+            }
+        },
+        false,
+    );
 
     // Who is here, as the server saw it while rendering; the stream takes over after.
     let members = move |part: fn() -> AnyView| {
@@ -77,9 +92,14 @@ fn Room(room: RoomName) -> impl IntoView {
                 <header class="room-header">
                     <a class="back" href="/" aria-label="Lobby">"←"</a>
                     <h1>"#" {room.to_string()}</h1>
-                    <span class=move || format!("status {}", feed.status.get().label()) role="status">
+                    <span
+                        class=move || format!("status {}", feed.status.get().label())
+                        data-role=move || feed.role.get().map(|role| role.label())
+                        role="status"
+                    >
                         {move || feed.status.get().label()}
                     </span>
+                    <OutboxCount />
                     <Suspense fallback=|| ()>
                         {move || members(|| view! { <MembersButton /> }.into_any())}
                     </Suspense>
@@ -108,6 +128,7 @@ fn Room(room: RoomName) -> impl IntoView {
                         }
                     })}}
                 </Transition>
+                <OutboxList room=room.clone() status=feed.status />
                 <TypingLine />
                 <Suspense fallback=|| ()>
                     {move || { let room = composer_room.clone(); Suspend::new(async move {
@@ -122,7 +143,7 @@ fn Room(room: RoomName) -> impl IntoView {
                                     </div>
                                 }
                             >
-                                <Composer room=room.clone() on_sent=move |message| feed.add([message]) />
+                                <Composer room=room.clone() />
                             </Show>
                         }
                     })}}

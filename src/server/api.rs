@@ -1,17 +1,23 @@
 //! The message and room endpoints of `docs/API.md`.
 
 use super::{
-    broker::{NewMessage, Published},
+    broker::{Change, ChangeKind, Changed, NewMessage, Published},
     error::{Error, Result},
-    extract::{ApiJson, ApiQuery, RoomPath},
+    extract::{ApiJson, ApiQuery, MessagePath, RoomPath},
+    log::Emoji,
     session::{Claimed, Token, renewal_header, with_cookie},
     state::AppState,
 };
 use crate::{
     awareness::Presence,
-    message::{ChatMessage, MessageId, MessageText, RoomName, RoomSummary},
+    message::{ChatMessage, EditBody, MessageId, MessageText, RoomName, RoomSummary},
 };
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use serde::Deserialize;
 
 pub const DEFAULT_PAGE: usize = 50;
@@ -72,6 +78,76 @@ pub async fn publish(
         state.metrics.published.increment(1);
     }
     Ok(published)
+}
+
+/// `PATCH /api/rooms/{room}/messages/{id}`: `200` with the message as it now stands.
+pub async fn edit_message(
+    State(state): State<AppState>,
+    path: MessagePath,
+    Claimed(token): Claimed,
+    ApiJson(body): ApiJson<EditBody>,
+) -> Result<Response> {
+    let text = MessageText::parse(&body.text)?;
+    change(&state, token, path, ChangeKind::Edit(text)).await
+}
+
+/// `DELETE /api/rooms/{room}/messages/{id}`: `204`.
+pub async fn delete_message(
+    State(state): State<AppState>,
+    path: MessagePath,
+    Claimed(token): Claimed,
+) -> Result<Response> {
+    change(&state, token, path, ChangeKind::Delete).await
+}
+
+/// `PUT /api/rooms/{room}/messages/{id}/reactions/{emoji}`: `200` with the message.
+pub async fn react(
+    State(state): State<AppState>,
+    path: MessagePath,
+    Claimed(token): Claimed,
+) -> Result<Response> {
+    let emoji = reaction(&path)?;
+    change(&state, token, path, ChangeKind::React(emoji)).await
+}
+
+/// `DELETE /api/rooms/{room}/messages/{id}/reactions/{emoji}`: `200` with the message.
+pub async fn unreact(
+    State(state): State<AppState>,
+    path: MessagePath,
+    Claimed(token): Claimed,
+) -> Result<Response> {
+    let emoji = reaction(&path)?;
+    change(&state, token, path, ChangeKind::Unreact(emoji)).await
+}
+
+fn reaction(path: &MessagePath) -> Result<Emoji> {
+    Emoji::parse(path.emoji.as_deref().unwrap_or_default())
+        .map_err(|invalid| Error::InvalidReaction(invalid.to_string()))
+}
+
+/// Applies a change through the broker, which checks the hold, the sender and the post
+/// limit in the same step that stores it. Like a post, it renews the cookie when due.
+async fn change(
+    state: &AppState,
+    token: Token,
+    path: MessagePath,
+    kind: ChangeKind,
+) -> Result<Response> {
+    let renewal = renewal_header(&state.cookie, &token);
+    let changed = state
+        .broker
+        .change(Change {
+            room: path.room,
+            id: path.id,
+            author: token.holder(),
+            kind,
+        })
+        .await?;
+    let answer = match changed {
+        Changed::Message(message) => Json(message).into_response(),
+        Changed::Deleted => StatusCode::NO_CONTENT.into_response(),
+    };
+    Ok(with_cookie(answer, renewal))
 }
 
 #[derive(Deserialize)]

@@ -33,7 +33,8 @@ pub struct Config {
     #[arg(long, env = "CHAT_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
 
-    /// Messages retained per room for history and resume.
+    /// Messages retained per room for history and resume, with the changes to them (the
+    /// log keeps at most 4 entries per message retained).
     #[arg(long, env = "CHAT_HISTORY_LIMIT", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub history_limit: u32,

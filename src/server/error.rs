@@ -19,6 +19,8 @@ pub enum Error {
     Unauthenticated,
     #[error("cross-site requests may not change anything here")]
     CrossOrigin,
+    #[error("that message is someone else's")]
+    Forbidden,
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -33,6 +35,8 @@ pub enum Error {
     InvalidName(#[from] InvalidName),
     #[error(transparent)]
     InvalidMessage(#[from] InvalidMessage),
+    #[error("{0}")]
+    InvalidReaction(String),
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
@@ -43,6 +47,11 @@ impl From<BrokerError> for Error {
     fn from(error: BrokerError) -> Self {
         match error {
             BrokerError::Revoked => Error::Unauthenticated,
+            BrokerError::NotFound => Error::NotFound,
+            BrokerError::Forbidden => Error::Forbidden,
+            too_many @ BrokerError::TooManyReactions => {
+                Error::InvalidReaction(too_many.to_string())
+            }
             BrokerError::RateLimited(wait) => Error::RateLimited {
                 retry_after_secs: super::limit::retry_after_secs(wait),
             },
@@ -56,13 +65,15 @@ impl Error {
         match self {
             Error::BadRequest(_) | Error::InvalidRoom(_) => StatusCode::BAD_REQUEST,
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::CrossOrigin => StatusCode::FORBIDDEN,
+            Error::CrossOrigin | Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NameTaken => StatusCode::CONFLICT,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::InvalidName(_) | Error::InvalidMessage(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::InvalidName(_) | Error::InvalidMessage(_) | Error::InvalidReaction(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Broker(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -74,6 +85,7 @@ impl Error {
             Error::InvalidRoom(_) => "invalid_room",
             Error::Unauthenticated => "unauthenticated",
             Error::CrossOrigin => "cross_origin",
+            Error::Forbidden => "forbidden",
             Error::NameTaken => "name_taken",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
@@ -81,6 +93,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::InvalidName(_) => "invalid_name",
             Error::InvalidMessage(_) => "invalid_message",
+            Error::InvalidReaction(_) => "invalid_reaction",
             Error::RateLimited { .. } => "rate_limited",
             Error::Broker(_) => "unavailable",
         }

@@ -1,7 +1,7 @@
 //! Extractors whose rejections answer in the API's JSON error shape.
 
 use super::error::Error;
-use crate::message::RoomName;
+use crate::message::{MessageId, RoomName};
 use axum::{
     Json,
     extract::{FromRequest, FromRequestParts, Path, Request, rejection::JsonRejection},
@@ -47,6 +47,35 @@ impl<S: Send + Sync> FromRequestParts<S> for RoomPath {
             .await
             .map_err(|_| Error::InvalidRoom(crate::message::InvalidRoom))?;
         Ok(Self(RoomName::parse(&raw)?))
+    }
+}
+
+/// The `{room}` and `{id}` of a message's path (and its `{emoji}`, unparsed, if the route
+/// has one): `400 invalid_room` for a bad room, `404 not_found` for an id that cannot be
+/// a message's.
+pub struct MessagePath {
+    pub room: RoomName,
+    pub id: MessageId,
+    pub emoji: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound)?;
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let room = RoomName::parse(param("room").ok_or(Error::NotFound)?)?;
+        let id = param("id")
+            .and_then(|id| id.parse().ok())
+            .ok_or(Error::NotFound)?;
+        Ok(Self {
+            room,
+            id,
+            emoji: param("emoji").cloned(),
+        })
     }
 }
 

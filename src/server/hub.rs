@@ -6,7 +6,8 @@
 
 use crate::{
     awareness::{PersonEvent, PersonEventKind, Presence},
-    message::{ChatMessage, DisplayName, MessageId, Resync, RoomName},
+    message::{DisplayName, MessageId, Resync, RoomName},
+    server::log::Entry,
 };
 use bytes::Bytes;
 use std::{
@@ -18,11 +19,12 @@ use std::{
 };
 use tokio::sync::broadcast;
 
-/// What a subscriber receives: an encoded SSE frame, with the message id when it is a
-/// message (so that a subscriber can drop what it already sent during a replay).
+/// What a subscriber receives: an encoded SSE frame, with the log entry's id when it is
+/// one (a message or a change to one), so that a subscriber can drop what it already
+/// sent during a replay.
 #[derive(Clone, Debug)]
 pub enum Delivery {
-    Message {
+    Entry {
         id: MessageId,
         frame: Bytes,
         /// The same frame with `id: <room>/<id>`, for the many-room streams: made by the
@@ -41,24 +43,11 @@ pub enum Delivery {
 impl Delivery {
     pub fn frame(&self) -> &Bytes {
         match self {
-            Delivery::Message { frame, .. }
+            Delivery::Entry { frame, .. }
             | Delivery::Resync { frame }
             | Delivery::Person { frame } => frame,
         }
     }
-}
-
-/// Encodes a message as one SSE event: `id:` and `data:` lines, no `event:` line.
-pub fn message_frame(message: &ChatMessage) -> Bytes {
-    let json = serde_json::to_string(message).expect("a ChatMessage always serializes");
-    let id = message.id.to_string();
-    let mut frame = String::with_capacity(json.len() + id.len() + 16);
-    frame.push_str("id: ");
-    frame.push_str(&id);
-    frame.push_str("\ndata: ");
-    frame.push_str(&json);
-    frame.push_str("\n\n");
-    Bytes::from(frame)
 }
 
 /// A message frame with its `id:` line as `id: <room>/<id>`: the room's `id: <room>/`
@@ -99,7 +88,7 @@ pub fn presence_frame(presence: &Presence) -> Bytes {
 
 struct RoomChannel {
     sender: broadcast::Sender<Delivery>,
-    /// The newest message id dispatched to this room. Dispatch drops anything not newer,
+    /// The newest log entry id dispatched to this room. Dispatch drops anything not newer,
     /// which makes it safe for the Redis broker to replay a range after a reconnect while
     /// the same messages may also arrive through Pub/Sub.
     last_id: Option<MessageId>,
@@ -150,20 +139,22 @@ impl Hub {
         }
     }
 
-    /// Delivers a message to the room's subscribers on this node, if it has any and the
-    /// message is newer than the last one delivered there. Returns whether it was sent.
-    pub fn dispatch(&self, message: &ChatMessage) -> bool {
+    /// Delivers a log entry (a message, or a change to one) to the room's subscribers on
+    /// this node, if it has any and the entry is newer than the last one delivered there.
+    /// Returns whether it was sent.
+    pub fn dispatch(&self, entry: &Entry) -> bool {
         let mut rooms = self.rooms.lock().expect("hub lock poisoned");
-        let Some(channel) = rooms.get_mut(&message.room) else {
+        let Some(channel) = rooms.get_mut(entry.room()) else {
             return false;
         };
-        if channel.last_id.is_some_and(|last| message.id <= last) {
+        let id = entry.id();
+        if channel.last_id.is_some_and(|last| id <= last) {
             return false;
         }
-        channel.last_id = Some(message.id);
-        let delivery = Delivery::Message {
-            id: message.id,
-            frame: message_frame(message),
+        channel.last_id = Some(id);
+        let delivery = Delivery::Entry {
+            id,
+            frame: entry.frame(),
             room_frame: Arc::new(OnceLock::new()),
         };
         // An error only means that every receiver has just gone away.
@@ -201,7 +192,7 @@ impl Hub {
         }
     }
 
-    /// The rooms with subscribers here, each with the newest id dispatched to it.
+    /// The rooms with subscribers here, each with the newest entry id dispatched to it.
     pub fn active_rooms(&self) -> Vec<(RoomName, Option<MessageId>)> {
         let rooms = self.rooms.lock().expect("hub lock poisoned");
         rooms
@@ -243,22 +234,21 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{DisplayName, rfc3339_millis};
+    use crate::message::{ChatMessage, DisplayName};
 
-    fn message(room: &RoomName, ms: u64) -> ChatMessage {
-        ChatMessage {
-            id: MessageId::new(ms, 0),
-            room: room.clone(),
-            sender: DisplayName::parse("ann").unwrap(),
-            text: format!("m{ms}"),
-            sent_at: rfc3339_millis(ms),
-        }
+    fn message(room: &RoomName, ms: u64) -> Entry {
+        Entry::Message(ChatMessage::new(
+            MessageId::new(ms, 0),
+            room.clone(),
+            DisplayName::parse("ann").unwrap(),
+            format!("m{ms}"),
+        ))
     }
 
     #[test]
     fn a_frame_is_an_sse_event_with_the_message_id() {
         let room = RoomName::everyone();
-        let frame = message_frame(&message(&room, 7));
+        let frame = message(&room, 7).frame();
         let text = std::str::from_utf8(&frame).unwrap();
         assert!(text.starts_with("id: 7-0\ndata: {\"id\":\"7-0\""), "{text}");
         assert!(text.ends_with("}\n\n"));
@@ -292,7 +282,7 @@ mod tests {
         assert!(hub.dispatch(&message(&room, 3)));
         let ids: Vec<_> = std::iter::from_fn(|| sub.receiver.try_recv().ok())
             .map(|d| match d {
-                Delivery::Message { id, .. } => id.ms,
+                Delivery::Entry { id, .. } => id.ms,
                 Delivery::Resync { .. } | Delivery::Person { .. } => 0,
             })
             .collect();
@@ -308,7 +298,7 @@ mod tests {
         hub.close();
         assert!(matches!(
             open.receiver.try_recv(),
-            Ok(Delivery::Message { .. })
+            Ok(Delivery::Entry { .. })
         ));
         assert_eq!(
             open.receiver.try_recv().unwrap_err(),

@@ -6,18 +6,22 @@
 //!   implementations; [`hub`]: in-process fan-out that both use.
 //! - [`session`], [`api`], [`sse`], [`ops`]: the HTTP edge; [`error`] and [`extract`]
 //!   give every failure the documented JSON shape.
+//! - [`assets`]: `/pkg/`, precompressed and cached by hashed name.
 //! - [`security`]: cross-site protection and page headers; [`net`]: the client's address
 //!   and per-address stream counts; [`limit`]: in-process rate limits.
+//! - [`log`]: a room's log entries (messages and the changes to them) and reaction emoji.
 //! - [`presence`]: who is in which room through this node's streams, with the leave
 //!   grace; the broker shares it with the other nodes.
 
 pub mod api;
+pub mod assets;
 pub mod broker;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod limit;
+pub mod log;
 pub mod net;
 pub mod ops;
 pub mod presence;
@@ -31,8 +35,9 @@ use crate::message::RoomName;
 use axum::{
     Router,
     extract::{ConnectInfo, DefaultBodyLimit},
+    http::{HeaderValue, header},
     response::Redirect,
-    routing::{get, post},
+    routing::{get, patch, post, put},
 };
 use error::Error;
 use leptos::prelude::LeptosOptions;
@@ -40,7 +45,10 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use state::AppState;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
-use tower_http::{limit::RequestBodyLimitLayer, timeout::RequestBodyDeadlineLayer};
+use tower_http::{
+    limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
+    timeout::RequestBodyDeadlineLayer,
+};
 
 /// The most a request body may carry, on every route.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -65,6 +73,19 @@ pub fn router(state: AppState) -> Router {
             "/rooms/{room}/messages",
             post(api::post_message).get(api::history),
         )
+        .route(
+            "/rooms/{room}/messages/{id}",
+            patch(api::edit_message).delete(api::delete_message),
+        )
+        .route(
+            "/rooms/{room}/messages/{id}/reactions/{emoji}",
+            put(api::react).delete(api::unreact),
+        )
+        // An empty `{emoji}`: not one emoji, so `422 invalid_reaction`, not `404`.
+        .route(
+            "/rooms/{room}/messages/{id}/reactions/",
+            put(api::react).delete(api::unreact),
+        )
         .route("/rooms/{room}/events", get(sse::room_events))
         .route("/rooms/{room}/presence", get(api::presence))
         .route("/rooms/{room}/typing", post(api::typing))
@@ -81,16 +102,30 @@ pub fn router(state: AppState) -> Router {
         let state = state.clone();
         move || leptos::prelude::provide_context(state.clone())
     };
+    // The site root's files (`public/`, `pkg/`), else the 404 page.
+    let files =
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), shell);
     // Server functions read their bodies themselves, past axum's `DefaultBodyLimit`.
     let pages = Router::new()
         .route("/join", get(join))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || {
-            shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
+        // The service worker (`public/sw.js`), revalidated on every fetch so that a new
+        // one reaches browsers at their next visit. Browsers skip the HTTP cache for
+        // worker scripts by default already; this covers any cache in between.
+        .route(
+            "/sw.js",
+            get(files.clone()).layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            )),
+        )
+        .nest_service("/pkg", assets::pkg(&state.leptos_options))
+        .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
+        .fallback(files)
+        // Pages name this build's hashed files: never served from a cache unchecked.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(assets::PAGE_CACHE),
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
 
     let csrf = security::csrf_layer(state.public_origin.as_ref())
@@ -233,6 +268,8 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
         default_leptos_options()
     };
     options.site_addr = addr;
+    // Hashed names are a property of the build, not of how the binary is started.
+    options.hash_files |= assets::built_with_hashes();
     options
 }
 

@@ -50,6 +50,8 @@ pub fn header_layers() -> [SetResponseHeaderLayer<HeaderValue>; 2] {
 ///
 /// Scripts: this origin and the nonce, never `'unsafe-inline'`; `'wasm-unsafe-eval'`
 /// because Chromium refuses to compile WebAssembly under a `script-src` without it.
+/// Workers: this origin only, which is where the service worker (`/sw.js`) comes from;
+/// said outright, though `worker-src` would fall back to `script-src` and allow it too.
 /// `img-src data:` is for the inline favicon. Under `cargo leptos watch`, the live-reload
 /// socket is allowed too.
 pub fn content_security_policy(nonce: &str) -> String {
@@ -60,7 +62,7 @@ pub fn content_security_policy(nonce: &str) -> String {
     };
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
+         worker-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
@@ -100,5 +102,6 @@ mod tests {
         );
         assert!(!csp.contains("unsafe-inline"));
         assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(csp.split("; ").any(|d| d == "worker-src 'self'"));
     }
 }

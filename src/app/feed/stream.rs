@@ -1,26 +1,27 @@
-//! The browser side of the feed: the tab's one `EventSource`, each event applied to the
-//! [`Feed`], reconnects, last-read ids, and notifications of mentions.
+//! The browser side of the feed: the room's part in the browser's one event stream
+//! (`live::subscribe`), each event applied to the [`Feed`], last-read ids, and
+//! notifications of mentions.
 
 use super::{Feed, Messages, PAGE, StreamEvent, TYPING_SHOWS_MS, Typist, join, leave};
 use crate::{
     app::{
         SessionContext, client,
-        live::{self, Connection, LiveStream},
+        live::{
+            self, Subscriber, Subscription,
+            plan::{Interest, Positions},
+        },
     },
-    awareness::{
-        self, JOIN_LEAVE_LIMIT, MAX_STREAM_ROOMS, PersonEvent, PersonEventKind, StreamRequest,
-        StreamRoom,
-    },
+    awareness::{self, JOIN_LEAVE_LIMIT, MAX_STREAM_ROOMS, PersonEvent, PersonEventKind},
     message::{ChatMessage, MessageId, RoomName},
 };
 use leptos::{prelude::*, task::spawn_local};
 use send_wrapper::SendWrapper;
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 use wasm_bindgen::JsCast;
 
 /// Messages of a background room fetched after its `resync`, to count its unread.
 const UNREAD_PAGE: usize = 200;
-/// How long a dropped stream (or a failed reload) waits before the next try.
+/// How long a failed reload waits before the next try.
 const RETRY: Duration = Duration::from_secs(3);
 /// How often the member list is read while the room is too full for join and leave.
 const PRESENCE_POLL: Duration = Duration::from_secs(30);
@@ -33,30 +34,38 @@ const NOTIFY_WITHIN_MS: f64 = 60_000.0;
 struct Tab {
     feed: Feed,
     session: SessionContext,
-    stream: StoredValue<Option<SendWrapper<LiveStream>>>,
-    /// The newest id this tab holds for each room: where a fresh stream resumes.
-    positions: StoredValue<BTreeMap<RoomName, MessageId>>,
+    subscription: StoredValue<Option<SendWrapper<Subscription>>>,
+    /// The newest id this tab holds for each room: where a fresh stream resumes, and
+    /// what is a repeat.
+    positions: StoredValue<Positions>,
+    /// The rooms this tab wants events of (the others' events come too, and are not
+    /// this tab's business).
+    followed: StoredValue<BTreeSet<RoomName>>,
     last_read: StoredValue<client::LastRead>,
     /// Set when the room is left; read with `try_`, since timers outlive the room.
     closed: StoredValue<bool>,
 }
 
-/// Opens the tab's stream once the room's history is on the page, keeps it open, and
-/// keeps the room's last-read id at its newest message; closes it when the room is left.
+/// Subscribes to the browser's stream once the room's history is on the page, and keeps
+/// the room's last-read id at its newest message; unsubscribes when the room is left.
 pub fn connect(feed: Feed, history: Resource<Result<Vec<ChatMessage>, ServerFnError>>) {
     let tab = Tab {
         feed,
         session: expect_context::<SessionContext>(),
-        stream: StoredValue::new(None),
-        positions: StoredValue::new(BTreeMap::new()),
+        subscription: StoredValue::new(None),
+        positions: StoredValue::new(Positions::default()),
+        followed: StoredValue::new(BTreeSet::new()),
         last_read: StoredValue::new(client::load_last_read()),
         closed: StoredValue::new(false),
     };
     let started = StoredValue::new(false);
     Effect::new(move |_| {
+        // A history that failed to load starts from nothing: the stream's `resync`
+        // then loads it again.
         let rendered = history.with(|page| match page {
             Some(Ok(page)) => Some(page.last().map(|m| m.id)),
-            _ => None,
+            Some(Err(_)) => Some(None),
+            None => None,
         });
         if let Some(rendered) = rendered
             && !started.get_value()
@@ -76,7 +85,7 @@ pub fn connect(feed: Feed, history: Resource<Result<Vec<ChatMessage>, ServerFnEr
     tab.follow_other_tabs();
     on_cleanup(move || {
         tab.closed.set_value(true);
-        tab.stream.set_value(None);
+        tab.subscription.set_value(None);
     });
 }
 
@@ -100,79 +109,92 @@ impl Tab {
             self.last_read
                 .set_value(client::mark_read(&room, MessageId::default()));
         }
-        self.open();
+        let (feed, status, role) = (self.feed, self.feed.status, self.feed.role);
+        let subscription = live::subscribe(Subscriber {
+            interest: Box::new(move || self.interest()),
+            on_event: Box::new(move |kind, data, id| self.on_event(kind, data, id)),
+            on_status: Box::new(move |connection, part| {
+                if feed.room.try_get_value().is_some() {
+                    status.maybe_update(|shown| std::mem::replace(shown, connection) != connection);
+                    role.maybe_update(|shown| shown.replace(part) != Some(part));
+                }
+            }),
+        });
+        self.subscription
+            .set_value(Some(SendWrapper::new(subscription)));
     }
 
-    /// Where a fresh stream starts: this room after its newest message, and each other
-    /// recent room after the newest id held for it, else its last-read id.
-    fn request(self) -> StreamRequest {
-        let current = self.feed.room.get_value();
+    /// What this tab wants from the stream: this room after its newest message, and
+    /// each other recent room after the newest id held for it, else its last-read id.
+    fn interest(self) -> Interest {
+        let Some(current) = self.feed.room.try_get_value() else {
+            return Interest::default();
+        };
         let positions = self.positions.get_value();
         let last_read = self.last_read.get_value();
-        let mut rooms = vec![StreamRoom {
-            after: Some(positions.get(&current).copied().unwrap_or_default()),
-            room: current.clone(),
-        }];
+        let mut rooms = vec![(
+            current.clone(),
+            Some(positions.get(&current).unwrap_or_default()),
+        )];
         let others = client::load_recent().into_iter().filter(|r| *r != current);
         for room in others.take(MAX_STREAM_ROOMS - 1) {
-            let after = positions.get(&room).or(last_read.get(&room)).copied();
-            rooms.push(StreamRoom { room, after });
+            let after = positions.get(&room).or(last_read.get(&room).copied());
+            rooms.push((room, after));
         }
-        StreamRequest {
+        self.followed
+            .set_value(rooms.iter().map(|(room, _)| room.clone()).collect());
+        Interest {
             rooms,
-            here: vec![0],
+            here: vec![current],
         }
     }
 
-    fn open(self) {
-        let status = self.feed.status;
-        if status.get_untracked() != Connection::Reconnecting {
-            status.set(Connection::Connecting);
-        }
-        let opened = LiveStream::open(
-            &live::stream_url(&self.request()),
-            move || status.set(Connection::Live),
-            move |kind, data, id| self.on_event(kind, data, id),
-            move || self.dropped(),
-        );
-        match opened {
-            // Replacing the old stream drops its listeners; none of them is running now.
-            Ok(stream) => self.stream.set_value(Some(SendWrapper::new(stream))),
-            Err(_) => self.dropped(),
-        }
-    }
-
-    /// The stream failed (and is closed): open a fresh one a little later.
-    fn dropped(self) {
-        self.feed.status.set(Connection::Reconnecting);
-        set_timeout(
-            move || {
-                if self.alive() {
-                    self.open();
-                }
-            },
-            RETRY,
-        );
-    }
-
-    fn advance(self, room: &RoomName, id: MessageId) {
-        self.positions.update_value(|all| {
-            let position = all.entry(room.clone()).or_default();
-            *position = (*position).max(id);
+    /// Tells the stream that this tab's positions moved on their own (a reload).
+    fn moved(self) {
+        self.subscription.with_value(|subscription| {
+            if let Some(subscription) = subscription {
+                subscription.changed();
+            }
         });
     }
 
+    /// Moves `room` to `id`; whether that was new.
+    fn advance(self, room: &RoomName, id: MessageId) -> bool {
+        self.positions
+            .try_update_value(|all| all.advance(room, id))
+            .unwrap_or(false)
+    }
+
     fn on_event(self, kind: &str, data: &str, id: &str) {
-        if let Some((room, id)) = awareness::parse_stream_event_id(id) {
-            self.advance(&room, id);
+        if !self.alive() {
+            return;
         }
         let Some(event) = StreamEvent::parse(kind, data) else {
             return;
         };
+        // Every entry of a room's log (the only events with an id) moves the room's
+        // position, changes (`update`, `delete`) as much as messages. One this tab holds
+        // already is a repeat (the stream went back for another tab): dropped.
+        if let Some((room, id)) = awareness::parse_stream_event_id(id)
+            && !self.advance(&room, id)
+        {
+            return;
+        }
+        if !self
+            .followed
+            .with_value(|rooms| rooms.contains(event.room()))
+        {
+            return;
+        }
         if *event.room() != self.feed.room.get_value() {
             match event {
                 StreamEvent::Message(message) => self.background_message(message),
                 StreamEvent::Resync(resync) => self.recount(resync.room),
+                // A change is nothing new to read; a deleted message is nothing to read.
+                StreamEvent::Delete(deleted) => self.feed.unread.maybe_update(|all| {
+                    all.get_mut(&deleted.room)
+                        .is_some_and(|unread| unread.forget(deleted.id))
+                }),
                 // Presence belongs to the room the person is in (`here`), this one.
                 _ => {}
             }
@@ -184,6 +206,9 @@ impl Tab {
                 self.notify_if_mentioned(&message);
                 self.feed.add([message]);
             }
+            // Neither is new: no unread count, no notification, no end of typing.
+            StreamEvent::Update(message) => self.feed.change(message),
+            StreamEvent::Delete(deleted) => self.feed.remove(deleted.id),
             StreamEvent::Resync(_) => {
                 // What is shown cannot be continued: clear it now, so that live messages
                 // from here on land in an empty list, and merge the reloaded page in.
@@ -207,6 +232,7 @@ impl Tab {
                     self.feed.more_older.set(page.len() == PAGE);
                     if let Some(newest) = page.last() {
                         self.advance(&room, newest.id);
+                        self.moved();
                     }
                     self.feed.add(page);
                 }
@@ -305,6 +331,7 @@ impl Tab {
             }
             if let Some(newest) = page.last() {
                 self.advance(&room, newest.id);
+                self.moved();
             }
             let me = self.session.name_untracked();
             let read = self.last_read.with_value(|all| all.get(&room).copied());

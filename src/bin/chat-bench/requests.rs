@@ -6,6 +6,7 @@ use super::{
     http::{self, Event, Target},
     mib, ms, percentile,
     server::Server,
+    wait_until,
 };
 use anyhow::bail;
 use std::{
@@ -72,10 +73,10 @@ impl Bench {
         let cpu = server.cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
         latencies.sort();
         let expected = messages * subscribers;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until(Duration::from_secs(10), || {
+            received.load(Ordering::Relaxed) >= expected
+        })
+        .await;
         println!(
             "post: {clients} clients, {messages} messages, {subscribers} subscribers: {:.0} messages/s; \
              latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; server CPU {}; deliveries {}/{expected}",

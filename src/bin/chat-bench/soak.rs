@@ -9,7 +9,7 @@
 use super::{
     Bench,
     http::{self, Event, Target},
-    mib, ms,
+    mib, ms, percentile,
 };
 use anyhow::bail;
 use std::{
@@ -71,7 +71,7 @@ impl Bench {
             mib(rss_before),
             mib(rss_after),
             per_connection.map_or("n/a".into(), |k| format!("{k:.2} KiB")),
-            ms(latencies[latencies.len() / 2]),
+            ms(percentile(&latencies, 0.5)),
             ms(*latencies.last().unwrap()),
         );
         drop((open, warm));

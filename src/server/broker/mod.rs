@@ -5,15 +5,24 @@
 //!   (history and resume) and a Pub/Sub channel (live); each node holds one Pub/Sub
 //!   connection and fans out in process.
 //!
-//! Both deliver live messages through the node's [`Hub`], and both pass the same contract
-//! suite in `tests/api.rs`. Both also hold names: a name belongs to one session at a time,
+//! A room's log holds its messages and every change to them (edits, deletes, reactions),
+//! each an entry with its own id ([`Entry`]): streams replay the log, history shows each
+//! message as it stands. What a change does is decided once, in `changes`, for both.
+//!
+//! Both deliver live log entries through the node's [`Hub`], and both pass the same
+//! contract suites in `tests/api.rs` and `tests/changes.rs`. Both also hold names: a name belongs to one session at a time,
 //! and a post is stored only while its session holds its name.
 
+mod changes;
 mod holds;
 pub mod memory;
 pub mod redis;
 
-use super::{config::Config, hub::Hub};
+use super::{
+    config::Config,
+    hub::Hub,
+    log::{Emoji, Entry},
+};
 use crate::awareness::Presence;
 use crate::message::{ChatMessage, DisplayName, MessageId, MessageText, RoomName, RoomSummary};
 use async_trait::async_trait;
@@ -57,11 +66,42 @@ pub enum Published {
     Repeat(ChatMessage),
 }
 
+/// A change to a message, from the session that asks for it.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub room: RoomName,
+    /// The message's id.
+    pub id: MessageId,
+    pub author: Holder,
+    pub kind: ChangeKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum ChangeKind {
+    /// New text (the sender only).
+    Edit(MessageText),
+    /// Gone from history (the sender only).
+    Delete,
+    /// The author's reaction with an emoji, on or off (anyone).
+    React(Emoji),
+    Unreact(Emoji),
+}
+
+/// The result of a change: the message as it stands after it, or gone. A change that
+/// changes nothing (the same text, a reaction twice) answers the same way, with no new
+/// log entry and nothing published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changed {
+    Message(ChatMessage),
+    Deleted,
+}
+
 /// What a broker retains after a given id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum After {
-    /// The id is retained: up to the asked number of the messages after it, oldest first.
-    Messages(Vec<ChatMessage>),
+    /// The id is retained: up to the asked number of the log entries after it (messages
+    /// and changes), oldest first.
+    Entries(Vec<Entry>),
     /// The id is unknown or no longer retained: the client must reload history.
     Resync { oldest: Option<MessageId> },
 }
@@ -77,6 +117,15 @@ pub enum BrokerError {
     /// The name posts faster than the limit; try again after this long.
     #[error("posting too fast")]
     RateLimited(Duration),
+    /// No such message in the room (or it was deleted).
+    #[error("no such message")]
+    NotFound,
+    /// The message is someone else's.
+    #[error("not your message")]
+    Forbidden,
+    /// The message holds as many reactions as it may.
+    #[error("this message holds as many reactions as it can")]
+    TooManyReactions,
 }
 
 pub type BrokerResult<T> = Result<T, BrokerError>;
@@ -84,7 +133,8 @@ pub type BrokerResult<T> = Result<T, BrokerError>;
 /// The bounds a broker keeps, from the config.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Messages retained per room.
+    /// Messages retained per room; the log keeps up to [`LOG_ENTRIES_PER_MESSAGE`] times
+    /// as many entries, changes included.
     pub history: usize,
     /// How long an unused name stays held.
     pub name_idle: Duration,
@@ -127,7 +177,13 @@ pub trait Broker: Send + Sync + 'static {
     /// step, so a revoked session can never post.
     async fn publish(&self, message: NewMessage) -> BrokerResult<Published>;
 
-    /// The newest `limit` messages before `before` (or the newest overall), oldest first.
+    /// Applies a change to a message: checks the hold, that the message exists and (for
+    /// an edit or a delete) is the author's, and the post limit, then appends the change
+    /// to the room's log and publishes it, in one step, like a post.
+    async fn change(&self, change: Change) -> BrokerResult<Changed>;
+
+    /// The newest `limit` messages before `before` (or the newest overall), oldest first,
+    /// each as it stands now; deleted ones are left out.
     async fn history(
         &self,
         room: &RoomName,
@@ -135,7 +191,7 @@ pub trait Broker: Send + Sync + 'static {
         limit: usize,
     ) -> BrokerResult<Vec<ChatMessage>>;
 
-    /// The first `limit` retained messages after `after`, or [`After::Resync`] when
+    /// The first `limit` retained log entries after `after`, or [`After::Resync`] when
     /// `after` is not retained.
     async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After>;
 
@@ -197,6 +253,11 @@ pub trait Broker: Send + Sync + 'static {
     /// This node's fan-out.
     fn hub(&self) -> &Arc<Hub>;
 }
+
+/// A room's log holds at most this many entries per message it keeps
+/// (`CHAT_HISTORY_LIMIT`): room for edits and reactions, so that they do not push
+/// messages out of history, and a bound on them all the same.
+pub const LOG_ENTRIES_PER_MESSAGE: usize = 4;
 
 /// How many rooms `GET /api/rooms` lists at most.
 pub const ROOM_LIST_LIMIT: usize = 100;

@@ -19,7 +19,7 @@ use crate::{
     message::{MessageId, RoomName},
     server::{
         broker::{After, Broker},
-        hub::{Delivery, Subscription, message_frame, resync_frame, room_frame},
+        hub::{Delivery, Subscription, resync_frame, room_frame},
         net::StreamSlot,
         presence::Here,
         state::{AppState, Metrics},
@@ -40,7 +40,7 @@ use tokio::{
 const PING: &[u8] = b": ping\n\n";
 /// The most frames written as one chunk when a subscriber has fallen behind.
 const MAX_BATCH: usize = 64;
-/// Messages read from history per chunk when replaying.
+/// Log entries (messages and changes) read per chunk when replaying.
 pub const REPLAY_PAGE: usize = 100;
 /// The keep-alive timer ticks this many times per keep-alive interval; a ping goes out at
 /// the tick that completes an interval's worth of silent ticks, so within one interval of
@@ -52,7 +52,7 @@ const TICKS_PER_KEEPALIVE: u32 = 3;
 pub struct Feed {
     room: RoomName,
     subscription: Option<Subscription>,
-    /// The newest message id written for this room.
+    /// The newest log entry id written for this room.
     last_sent: Option<MessageId>,
     /// Set while history holds more than this room was sent. Read before the next
     /// receive.
@@ -259,7 +259,7 @@ impl EventStream {
         while let Some((index, received)) = next.take() {
             let feed = &mut self.feeds[index];
             match received {
-                Ok(Delivery::Message {
+                Ok(Delivery::Entry {
                     id,
                     frame,
                     room_frame,
@@ -299,13 +299,13 @@ impl EventStream {
         let feed = &mut self.feeds[index];
         let from = feed.last_sent.unwrap_or_default();
         match self.broker.after(&feed.room, from, REPLAY_PAGE).await {
-            Ok(After::Messages(page)) => {
+            Ok(After::Entries(page)) => {
                 let mut out = Out::default();
-                for message in &page {
-                    feed.push_message(&mut out, &message_frame(message), None);
+                for entry in &page {
+                    feed.push_message(&mut out, &entry.frame(), None);
                 }
                 if let Some(last) = page.last() {
-                    feed.last_sent = Some(last.id);
+                    feed.last_sent = Some(last.id());
                 }
                 feed.behind = page.len() == REPLAY_PAGE;
                 self.metrics.delivered.increment(page.len() as u64);

@@ -4,9 +4,9 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P:room:{room}:log` | Stream | the room's last N messages; the entry id is the message id; expires after `CHAT_ROOM_IDLE_DAYS` without a post |
-//! | `P:room:{room}:live` | Pub/Sub channel | each message as it is stored |
-//! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS`; a room trimmed from it loses its Stream too |
+//! | `P:room:{room}:log` | Stream | the room's log: its last `CHAT_HISTORY_LIMIT` messages and the changes to them (see [`log`](self::log)); with the room's `ids` and `state`, expires after `CHAT_ROOM_IDLE_DAYS` without a post |
+//! | `P:room:{room}:live` | Pub/Sub channel | each log entry as it is stored |
+//! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS`; a room trimmed from it loses its log too |
 //! | `P:post:{room}:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
 //! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (canonical form) |
 //! | `P:rate:{name}` | string, short TTL | the name's post limit: the GCRA "theoretical arrival time", in µs |
@@ -14,28 +14,29 @@
 //!
 //! A post is one Lua script: check that the session still holds its name (and extend
 //! the hold), return the first message of a repeated `client_id`, apply the name's rate
-//! limit, then `XADD` + `ZADD` + `PUBLISH`. So a revoked cookie can never post, N nodes
+//! limit, then `XADD` + `ZADD` (history's index) + `PUBLISH`. So a revoked cookie can never post, N nodes
 //! share one limit per name, and a message is never stored without being published or
 //! published out of id order, all in one round trip. Each node holds one multiplexed
 //! command connection and one Pub/Sub connection with a pattern subscription to every
 //! room's channel; nothing opens a connection per request or per SSE client.
 
+mod listener;
+mod log;
 mod presence;
 
 pub use presence::PRESENCE_TTL;
 
 use super::{
-    After, Broker, BrokerError, BrokerResult, Claim, Holder, Limits, NewMessage, Published,
-    ROOM_LIST_LIMIT, with_default_room,
+    After, Broker, BrokerError, BrokerResult, Change, Changed, Claim, Holder,
+    LOG_ENTRIES_PER_MESSAGE, Limits, NewMessage, Published, ROOM_LIST_LIMIT, with_default_room,
 };
 use crate::{
     awareness::Presence,
     message::{ChatMessage, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis},
-    server::hub::Hub,
+    server::{hub::Hub, log::Entry},
 };
 use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
-use futures::StreamExt;
 use redis::{
     AsyncCommands, Client, Script, Value,
     aio::{ConnectionManager, ConnectionManagerConfig},
@@ -86,39 +87,45 @@ end
 "#
     };
 }
+pub(crate) use gcra_lua;
 
-/// `KEYS`: stream, room index, name hold, name rate, [idempotency key]. `ARGV`: maxlen,
-/// sender, text, channel, room, idempotency TTL, room index limit, session id, hold TTL
-/// (ms), rate interval (µs, 0 for no limit), burst, room TTL (ms), and the prefix and
-/// suffix of a room's stream key (to delete the Streams of rooms trimmed from the index).
+/// `KEYS`: log, room index, name hold, name rate, history index, state, [idempotency key].
+/// `ARGV`: messages kept, sender, text, channel, room, idempotency TTL, room index
+/// limit, session id, hold TTL (ms), rate interval (µs, 0 for no limit), burst, room TTL
+/// (ms), the prefix of a room's keys (to delete the rooms trimmed from the index), and
+/// the log's length limit.
 ///
 /// Returns `{1, id}` for a new message, `{0, "id\ntext"}` for a repeat, `{-1, ""}` when
 /// the session no longer holds its name, and `{-2, wait µs}` past the rate limit.
 const PUBLISH_SCRIPT: &str = concat!(
     gcra_lua!(),
+    log::log_lua!(),
     r#"
 if redis.call('GET', KEYS[3]) ~= ARGV[8] then return {-1, ''} end
 redis.call('PEXPIRE', KEYS[3], ARGV[9])
-if KEYS[5] then
-  local prior = redis.call('GET', KEYS[5])
+if KEYS[7] then
+  local prior = redis.call('GET', KEYS[7])
   if prior then return {0, prior} end
 end
 local wait = gcra(KEYS[4], tonumber(ARGV[10]), tonumber(ARGV[11]))
 if wait > 0 then return {-2, string.format('%d', wait)} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', ARGV[2], 't', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[12])
+local id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 't', ARGV[3])
+redis.call('ZADD', KEYS[5], 0, pad(id))
+trim(KEYS[1], KEYS[5], KEYS[6], tonumber(ARGV[1]), tonumber(ARGV[14]))
+for _, key in ipairs({KEYS[1], KEYS[5], KEYS[6]}) do redis.call('PEXPIRE', key, ARGV[12]) end
 local ms = tonumber(string.match(id, '^(%d+)'))
 redis.call('ZADD', KEYS[2], ms, ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (ms - tonumber(ARGV[12])))
 local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
 if over > 0 then
   for _, room in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
-    redis.call('DEL', ARGV[13] .. room .. ARGV[14])
+    local key = ARGV[13] .. room
+    redis.call('DEL', key .. ':log', key .. ':ids', key .. ':state')
   end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
 end
 redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-if KEYS[5] then redis.call('SET', KEYS[5], id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
+if KEYS[7] then redis.call('SET', KEYS[7], id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
 return {1, id}
 "#
 );
@@ -160,6 +167,14 @@ struct Keys {
 impl Keys {
     fn log(&self, room: &RoomName) -> String {
         format!("{}:room:{room}:log", self.prefix)
+    }
+
+    fn ids(&self, room: &RoomName) -> String {
+        format!("{}:room:{room}:ids", self.prefix)
+    }
+
+    fn state(&self, room: &RoomName) -> String {
+        format!("{}:room:{room}:state", self.prefix)
     }
 
     fn live(&self, room: &RoomName) -> String {
@@ -219,6 +234,7 @@ pub struct RedisBroker {
     claim: Script,
     touch: Script,
     presence_scripts: presence::PresenceScripts,
+    log_scripts: log::LogScripts,
     /// This process's random id: its presence entries carry it.
     node_id: String,
     listener: Arc<ListenerState>,
@@ -271,10 +287,11 @@ impl RedisBroker {
             claim: Script::new(CLAIM_SCRIPT),
             touch: Script::new(TOUCH_SCRIPT),
             presence_scripts: presence::PresenceScripts::new(),
+            log_scripts: log::LogScripts::new(),
             node_id: format!("{:016x}", rand::random::<u64>()),
             listener,
         };
-        let task = Listener {
+        let task = listener::Listener {
             client,
             store: broker.store(),
             presence_read: broker.presence_scripts.read.clone(),
@@ -306,7 +323,9 @@ impl Broker for RedisBroker {
         invocation
             .key(self.keys.rooms())
             .key(self.keys.name(&author.name))
-            .key(self.keys.rate(&author.name));
+            .key(self.keys.rate(&author.name))
+            .key(self.keys.ids(room))
+            .key(self.keys.state(room));
         if let Some(client_id) = &new.client_id {
             invocation.key(self.keys.post(room, &author.session_id, client_id));
         }
@@ -325,7 +344,7 @@ impl Broker for RedisBroker {
             .arg(self.limits.post_burst)
             .arg(self.limits.room_idle.as_millis().max(1) as u64)
             .arg(format!("{}:room:", self.keys.prefix))
-            .arg(":log");
+            .arg(self.limits.history * LOG_ENTRIES_PER_MESSAGE);
         let (outcome, reply): (i64, String) = invocation
             .invoke_async(&mut self.connection.clone())
             .await
@@ -349,13 +368,7 @@ impl Broker for RedisBroker {
         let id: MessageId = id
             .parse()
             .map_err(|_| unavailable(anyhow!("Redis returned a malformed id {id:?}")))?;
-        let message = ChatMessage {
-            id,
-            room: new.room,
-            sender: new.author.name,
-            text,
-            sent_at: rfc3339_millis(id.ms),
-        };
+        let message = ChatMessage::new(id, new.room, new.author.name, text);
         Ok(if outcome == 1 {
             Published::New(message)
         } else {
@@ -369,20 +382,11 @@ impl Broker for RedisBroker {
         before: Option<MessageId>,
         limit: usize,
     ) -> BrokerResult<Vec<ChatMessage>> {
-        let end = before.map_or_else(|| "+".to_owned(), |id| format!("({id}"));
-        let reply: Value = redis::cmd("XREVRANGE")
-            .arg(self.keys.log(room))
-            .arg(end)
-            .arg("-")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut self.connection.clone())
-            .await
-            .context("reading room history")
-            .map_err(unavailable)?;
-        let mut messages = parse_entries(room, reply).map_err(unavailable)?;
-        messages.reverse();
-        Ok(messages)
+        self.read_history(room, before, limit).await
+    }
+
+    async fn change(&self, change: Change) -> BrokerResult<Changed> {
+        self.apply_change(change).await
     }
 
     async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After> {
@@ -391,8 +395,8 @@ impl Broker for RedisBroker {
             .range_from(room, after, Some(limit.saturating_add(1)))
             .await
             .map_err(unavailable)?;
-        if entries.first().is_some_and(|first| first.id == after) {
-            return Ok(After::Messages(entries[1..].to_vec()));
+        if entries.first().is_some_and(|first| first.id() == after) {
+            return Ok(After::Entries(entries[1..].to_vec()));
         }
         let oldest = self.store().oldest(room).await.map_err(unavailable)?;
         Ok(After::Resync { oldest })
@@ -557,14 +561,14 @@ struct Store {
 }
 
 impl Store {
-    /// The retained messages from `from` on, `from` included: all of them, or the first
-    /// `count`.
+    /// The retained log entries from `from` on, `from` included: all of them, or the
+    /// first `count`.
     async fn range_from(
         &self,
         room: &RoomName,
         from: MessageId,
         count: Option<usize>,
-    ) -> anyhow::Result<Vec<ChatMessage>> {
+    ) -> anyhow::Result<Vec<Entry>> {
         let mut command = redis::cmd("XRANGE");
         command
             .arg(self.keys.log(room))
@@ -577,10 +581,10 @@ impl Store {
             .query_async(&mut self.connection.clone())
             .await
             .context("reading a room's stream")?;
-        parse_entries(room, reply)
+        log::parse_entries(room, reply)
     }
 
-    /// The oldest retained message id.
+    /// The oldest retained log entry's id.
     async fn oldest(&self, room: &RoomName) -> anyhow::Result<Option<MessageId>> {
         let reply: Value = redis::cmd("XRANGE")
             .arg(self.keys.log(room))
@@ -591,7 +595,7 @@ impl Store {
             .query_async(&mut self.connection.clone())
             .await
             .context("reading a room's oldest message")?;
-        Ok(parse_entries(room, reply)?.first().map(|m| m.id))
+        Ok(log::parse_entries(room, reply)?.first().map(Entry::id))
     }
 
     /// The newest id trimmed from a room's stream (`max-deleted-entry-id`, Redis 7), or
@@ -638,200 +642,10 @@ impl Store {
     }
 }
 
-/// Parses an `XRANGE`/`XREVRANGE` reply of entries with fields `s` (sender) and `t` (text).
-fn parse_entries(room: &RoomName, reply: Value) -> anyhow::Result<Vec<ChatMessage>> {
-    let Value::Array(entries) = reply else {
-        bail!("unexpected stream reply {reply:?}");
-    };
-    entries
-        .into_iter()
-        .map(|entry| {
-            let (id, fields): (String, Vec<(String, String)>) =
-                redis::from_redis_value(entry).context("reading a stream entry")?;
-            let id: MessageId = id.parse().map_err(|_| anyhow!("bad stream id {id:?}"))?;
-            let field = |name: &str| {
-                fields
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-                    .with_context(|| format!("stream entry {id} has no field {name}"))
-            };
-            Ok(ChatMessage {
-                id,
-                room: room.clone(),
-                sender: DisplayName::parse(&field("s")?)
-                    .map_err(|_| anyhow!("stream entry {id} has an invalid sender"))?,
-                text: field("t")?,
-                sent_at: rfc3339_millis(id.ms),
-            })
-        })
-        .collect()
-}
-
-/// Parses a Pub/Sub payload, `id\nsender\ntext`.
-fn parse_live(room: RoomName, payload: &[u8]) -> anyhow::Result<ChatMessage> {
-    let payload = std::str::from_utf8(payload).context("payload is not UTF-8")?;
-    let mut parts = payload.splitn(3, '\n');
-    let (Some(id), Some(sender), Some(text)) = (parts.next(), parts.next(), parts.next()) else {
-        bail!("malformed payload");
-    };
-    let id: MessageId = id.parse().map_err(|_| anyhow!("bad id {id:?}"))?;
-    Ok(ChatMessage {
-        id,
-        room,
-        sender: DisplayName::parse(sender).map_err(|_| anyhow!("bad sender {sender:?}"))?,
-        text: text.to_owned(),
-        sent_at: rfc3339_millis(id.ms),
-    })
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The node's one Pub/Sub connection: subscribes to every room's channel, feeds the hub,
-/// and after each (re)connect catches up the rooms open here from their streams.
-struct Listener {
-    client: Client,
-    store: Store,
-    /// Reads a room's presence, sent again to its listeners after a reconnect.
-    presence_read: Script,
-    hub: Arc<Hub>,
-    state: Arc<ListenerState>,
-}
-
-impl Listener {
-    async fn run(self, shutdown: CancellationToken) {
-        let mut delay = RECONNECT_MIN;
-        loop {
-            let session = self.subscribe_and_listen(&shutdown, &mut delay);
-            let outcome = tokio::select! {
-                outcome = session => outcome,
-                () = shutdown.cancelled() => return,
-            };
-            self.state.healthy.store(false, Ordering::Release);
-            if let Err(error) = outcome {
-                metrics::counter!("chat_broker_errors_total").increment(1);
-                tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "Redis Pub/Sub connection lost");
-            }
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = shutdown.cancelled() => return,
-            }
-            delay = (delay * 2).min(RECONNECT_MAX);
-        }
-    }
-
-    /// One connection's life. Returns only with the error that ended it.
-    async fn subscribe_and_listen(
-        &self,
-        shutdown: &CancellationToken,
-        delay: &mut Duration,
-    ) -> anyhow::Result<()> {
-        let pubsub = tokio::time::timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .context("connecting for Pub/Sub timed out")?
-            .context("connecting for Pub/Sub")?;
-        let (mut sink, mut stream) = pubsub.split();
-        let pattern = self.store.keys.live_pattern();
-        tokio::time::timeout(COMMAND_TIMEOUT, sink.psubscribe(&pattern))
-            .await
-            .context("PSUBSCRIBE timed out")?
-            .context("PSUBSCRIBE")?;
-        // Messages arriving from now on queue up in `stream` while we catch up, and the
-        // hub drops those that the catch-up already delivered.
-        self.catch_up().await?;
-        self.state.healthy.store(true, Ordering::Release);
-        self.state.last_ok_ms.store(now_ms(), Ordering::Release);
-        *delay = RECONNECT_MIN;
-        tracing::info!(%pattern, "subscribed to Redis Pub/Sub");
-
-        let mut ping = tokio::time::interval(LISTENER_PING_EVERY);
-        ping.reset();
-        loop {
-            tokio::select! {
-                message = stream.next() => {
-                    let message = message.context("the Pub/Sub connection closed")?;
-                    let Some(room) = self.store.keys.room_of_channel(message.get_channel_name()) else {
-                        continue;
-                    };
-                    let payload = message.get_payload_bytes();
-                    let parsed = if let Some(presence) = presence::parse_presence(&room, payload) {
-                        presence.map(|presence| self.hub.presence(&presence))
-                    } else if let Some(person) = presence::parse_person(payload) {
-                        person.map(|(kind, name)| self.hub.person(kind, &room, &name))
-                    } else {
-                        parse_live(room, payload).map(|message| {
-                            self.hub.dispatch(&message);
-                        })
-                    };
-                    if let Err(error) = parsed {
-                        tracing::warn!(error = format!("{error:#}"), "ignoring a malformed Pub/Sub message");
-                    }
-                }
-                _ = ping.tick() => {
-                    // In subscribed mode (RESP2) the answer is `["pong", ""]`, not
-                    // `PONG`: any answer will do.
-                    let _: Value = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping())
-                        .await
-                        .context("Pub/Sub ping timed out")?
-                        .context("Pub/Sub ping")?;
-                    self.state.last_ok_ms.store(now_ms(), Ordering::Release);
-                }
-                () = shutdown.cancelled() => return Ok(()),
-            }
-        }
-    }
-
-    /// Delivers what each room open on this node missed while the subscription was down,
-    /// or tells its subscribers to resync when the stream no longer holds all of it.
-    async fn catch_up(&self) -> anyhow::Result<()> {
-        let floor = self
-            .state
-            .last_ok_ms
-            .load(Ordering::Acquire)
-            .saturating_sub(CLOCK_SKEW_MS);
-        let rooms = self.hub.active_rooms();
-        for (room, last) in rooms.iter().cloned() {
-            let from = last.unwrap_or(MessageId::new(floor, 0));
-            // Bounded by the stream's MAXLEN: this runs per room open on this node after a
-            // reconnect, not on a client's request.
-            let entries = self.store.range_from(&room, from, None).await?;
-            let retained = entries.first().is_some_and(|m| m.id == from);
-            if let Some(last) = last
-                && !retained
-                && !entries.is_empty()
-                && self
-                    .store
-                    .max_deleted(&room)
-                    .await?
-                    .is_some_and(|d| d > last)
-            {
-                tracing::warn!(%room, "missed messages are no longer retained; resyncing the room");
-                self.hub.resync(&room, entries.first().map(|m| m.id));
-                continue;
-            }
-            let missed = entries.iter().filter(|m| self.hub.dispatch(m)).count();
-            if missed > 0 {
-                metrics::counter!("chat_broker_caught_up_total").increment(missed as u64);
-                tracing::info!(%room, missed, "caught up after reconnecting to Redis");
-            }
-        }
-        // Joins, leaves and typing are not logged: what went out while the subscription
-        // was down is lost, so each room's listeners get its presence as it stands now.
-        // After the messages, and best effort: the nodes' refreshes repair it too.
-        for (room, _) in &rooms {
-            match self.store.presence(&self.presence_read, room).await {
-                Ok(presence) => self.hub.presence(&presence),
-                Err(error) => {
-                    tracing::warn!(%room, error = format!("{error:#}"), "cannot resend presence");
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -855,13 +669,5 @@ mod tests {
             prefix: "t*[1]?".into(),
         };
         assert_eq!(keys.live_pattern(), r"t\*\[1\]\?:room:*:live");
-    }
-
-    #[test]
-    fn live_payloads_keep_newlines_in_the_text() {
-        let message = parse_live(RoomName::everyone(), b"5-1\nann\nline one\nline two").unwrap();
-        assert_eq!(message.id, MessageId::new(5, 1));
-        assert_eq!(message.text, "line one\nline two");
-        assert!(parse_live(RoomName::everyone(), b"5-1\nann").is_err());
     }
 }

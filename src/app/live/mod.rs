@@ -1,16 +1,30 @@
-//! The browser's one event stream, `GET /api/events`: an `EventSource` for every room the
-//! tab cares about, seen by the page as a connection status and one callback per event.
+//! The browser's one event stream, `GET /api/events`, shared by all its tabs.
+//!
+//! Browsers give a host six HTTP/1.1 connections, and an event stream holds one for as
+//! long as its tab is open: with one stream per tab, the seventh tab of the chat would not
+//! even load. So the tabs of a browser elect a leader (`shared.rs`), which holds one
+//! stream for every room any tab shows or follows and hands each event to the others.
+//! `plan.rs` holds the rules, `LiveStream` (below) the `EventSource` itself.
 //!
 //! The browser's own reconnect would resume only one room (`Last-Event-ID` holds one
-//! `<room>/<id>`), so the stream is closed on its first error and the page opens a fresh
-//! one with the newest id it holds for each room (see `feed.rs`).
+//! `<room>/<id>`), so the stream is closed on its first error and the leader opens a
+//! fresh one with the newest id it has passed in each room.
+
+pub mod plan;
+#[cfg(feature = "hydrate")]
+mod shared;
+
+#[cfg(feature = "hydrate")]
+pub use shared::{Subscriber, Subscription, on_wake, sends, subscribe};
 
 use crate::awareness::StreamRequest;
+use serde::{Deserialize, Serialize};
 
-/// What the header's indicator shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the header's indicator shows, for the browser as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Connection {
-    /// No stream: before hydration, or without JavaScript.
+    /// No stream: the browser is offline, or before hydration, or without JavaScript.
     Offline,
     Connecting,
     Live,
@@ -29,8 +43,36 @@ impl Connection {
     }
 }
 
+/// This tab's part in the browser's one stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Holds the stream and hands its events to the other tabs.
+    Leader,
+    /// Gets the events from the leader.
+    Follower,
+    /// Holds a stream of its own: the browser has no Web Locks or BroadcastChannel
+    /// (Web Locks need a secure context: `localhost` is one, `http://chat.lan` is not).
+    Solo,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Solo => "solo",
+        }
+    }
+}
+
+/// The events that are entries of a room's log, the only ones sent with an `id:`.
+#[cfg(feature = "hydrate")]
+const ENTRIES: [&str; 3] = ["message", "update", "delete"];
+
 /// The event names the page listens to; the stream's other events are ignored.
-pub const EVENTS: [&str; 6] = ["message", "resync", "presence", "join", "leave", "typing"];
+pub const EVENTS: [&str; 8] = [
+    "message", "update", "delete", "resync", "presence", "join", "leave", "typing",
+];
 
 /// The URL of the many-room stream for `request`.
 pub fn stream_url(request: &StreamRequest) -> String {
@@ -42,7 +84,7 @@ pub use browser::LiveStream;
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use super::EVENTS;
+    use super::{ENTRIES, EVENTS};
     use std::rc::Rc;
     use wasm_bindgen::{JsCast, closure::Closure};
     use web_sys::{Event, EventSource, MessageEvent};
@@ -82,8 +124,16 @@ mod browser {
                         let Some(event) = event.dyn_ref::<MessageEvent>() else {
                             return;
                         };
+                        // `lastEventId` is the stream's last id on *every* event, entries
+                        // or not: handed on with entries only, so that nothing mistakes
+                        // a typing event for a repeat of the message before it.
+                        let id = if ENTRIES.contains(&name) {
+                            event.last_event_id()
+                        } else {
+                            String::new()
+                        };
                         if let Some(data) = event.data().as_string() {
-                            on_event(name, &data, &event.last_event_id());
+                            on_event(name, &data, &id);
                         }
                     }),
                 );

@@ -6,15 +6,20 @@
 //! remembered `client_id`s, and at most [`holds::MAX_HOLDS`] held names.
 
 use super::{
-    After, Broker, BrokerError, BrokerResult, Claim, Holder, Limits, NewMessage, Published,
-    ROOM_LIST_LIMIT, holds::Holds, with_default_room,
+    After, Broker, BrokerError, BrokerResult, Change, Changed, Claim, Holder,
+    LOG_ENTRIES_PER_MESSAGE, Limits, NewMessage, Published, ROOM_LIST_LIMIT,
+    changes::{self, Outcome},
+    holds::Holds,
+    with_default_room,
 };
 use crate::{
     awareness::{
         JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
     },
-    message::{ChatMessage, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis},
-    server::{hub::Hub, limit::KeyedLimit},
+    message::{
+        ChatMessage, Deleted, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis,
+    },
+    server::{hub::Hub, limit::KeyedLimit, log::Entry},
 };
 use async_trait::async_trait;
 use std::{
@@ -62,9 +67,15 @@ struct State {
     holds: Holds,
 }
 
+/// A room: its log (what streams replay) and its retained messages as they stand now
+/// (what history reads). Trimming the log's oldest entry, when it is a message, forgets
+/// that message too.
 #[derive(Default)]
 struct Room {
-    log: VecDeque<ChatMessage>,
+    log: VecDeque<Entry>,
+    messages: BTreeMap<MessageId, ChatMessage>,
+    /// The newest message's id: the room's place in [`State::activity`].
+    newest_message: Option<MessageId>,
     bytes: usize,
 }
 
@@ -82,13 +93,29 @@ fn snapshot(room: &RoomName, people: Option<&BTreeMap<String, DisplayName>>) -> 
     }
 }
 
-/// What a message costs to keep: its strings plus the struct and the deque slot.
+/// What a message costs to keep: its strings plus the struct.
 fn size_of_message(message: &ChatMessage) -> usize {
+    let reactions: usize = message
+        .reactions
+        .iter()
+        .map(|r| r.emoji.len() + r.names.iter().map(|n| n.as_str().len() + 32).sum::<usize>())
+        .sum();
     message.text.len()
         + message.sender.as_str().len()
         + message.sent_at.len()
         + message.room.as_str().len()
+        + message.edited_at.as_ref().map_or(0, String::len)
+        + reactions
         + std::mem::size_of::<ChatMessage>()
+}
+
+/// What a log entry costs to keep, with its deque slot.
+fn size_of_entry(entry: &Entry) -> usize {
+    let message = match entry {
+        Entry::Message(message) | Entry::Update { message, .. } => size_of_message(message),
+        Entry::Delete { .. } => 0,
+    };
+    message + std::mem::size_of::<Entry>()
 }
 
 impl MemoryBroker {
@@ -159,37 +186,68 @@ impl State {
         self.posts.insert(key, id);
     }
 
-    /// Appends a message to its room, then trims the room to the history limit and all
-    /// rooms to the room, idle and byte limits (never the room just posted to).
+    /// Appends a new message to its room's log and history, then trims all rooms to the
+    /// room, idle and byte limits (never the room just posted to).
     fn store(&mut self, message: ChatMessage, limits: &Limits) {
         let room_name = message.room.clone();
-        let cost = size_of_message(&message);
         let id = message.id;
+        let cost = size_of_message(&message);
         let room = self.rooms.entry(room_name.clone()).or_default();
-        let previous_newest = room.log.back().map(|m| m.id);
-        room.log.push_back(message);
+        let previous_newest = room.newest_message.replace(id);
+        room.messages.insert(id, message.clone());
         room.bytes += cost;
         self.bytes += cost;
-        while room.log.len() > limits.history {
-            if let Some(old) = room.log.pop_front() {
-                let freed = size_of_message(&old);
-                room.bytes -= freed;
-                self.bytes -= freed;
-            }
-        }
+        self.append(Entry::Message(message), limits);
         if let Some(previous) = previous_newest {
             self.activity.remove(&previous);
         }
         self.activity.insert(id, room_name);
+        self.evict(id, id, limits);
+    }
 
-        let idle_before =
-            MessageId::new(id.ms.saturating_sub(limits.room_idle.as_millis() as u64), 0);
+    /// Forgets the least recently active rooms while over the room or byte limit, and
+    /// those idle past the limit at `now`; never the room active at `keep` (the one just
+    /// written to, under its newest message's id).
+    fn evict(&mut self, keep: MessageId, now: MessageId, limits: &Limits) {
+        let idle_before = MessageId::new(
+            now.ms.saturating_sub(limits.room_idle.as_millis() as u64),
+            0,
+        );
         while let Some((&oldest, _)) = self.activity.first_key_value() {
             let over = self.rooms.len() > limits.max_rooms || self.bytes > limits.memory_bytes;
-            if oldest == id || !(over || oldest < idle_before) {
+            if oldest == keep || !(over || oldest < idle_before) {
                 break;
             }
             self.forget_least_active();
+        }
+    }
+
+    /// Appends an entry to its room's log (which exists), then trims the log from its
+    /// oldest entry while the room keeps more messages than the history limit, or the log
+    /// more than [`LOG_ENTRIES_PER_MESSAGE`] entries per message of the limit: a message
+    /// trimmed from the log leaves history too.
+    fn append(&mut self, entry: Entry, limits: &Limits) {
+        let cost = size_of_entry(&entry);
+        let Some(room) = self.rooms.get_mut(entry.room()) else {
+            return;
+        };
+        room.log.push_back(entry);
+        room.bytes += cost;
+        self.bytes += cost;
+        while room.messages.len() > limits.history
+            || room.log.len() > limits.history * LOG_ENTRIES_PER_MESSAGE
+        {
+            let Some(old) = room.log.pop_front() else {
+                break;
+            };
+            let mut freed = size_of_entry(&old);
+            if let Entry::Message(message) = &old
+                && let Some(current) = room.messages.remove(&message.id)
+            {
+                freed += size_of_message(&current);
+            }
+            room.bytes -= freed;
+            self.bytes -= freed;
         }
     }
 
@@ -202,10 +260,7 @@ impl State {
     }
 
     fn find(&self, room: &RoomName, id: MessageId) -> Option<&ChatMessage> {
-        let log = &self.rooms.get(room)?.log;
-        log.binary_search_by(|m| m.id.cmp(&id))
-            .ok()
-            .map(|index| &log[index])
+        self.rooms.get(room)?.messages.get(&id)
     }
 }
 
@@ -229,37 +284,69 @@ impl Broker for MemoryBroker {
             .client_id
             .map(|client_id| (new.room.clone(), new.author.session_id.clone(), client_id));
         if let Some(&first) = key.as_ref().and_then(|k| state.posts.get(k)) {
-            // A retry carries the same text; once the first message has left the room's
-            // history, answer with what this request says it was.
-            let message = state
-                .find(&new.room, first)
-                .cloned()
-                .unwrap_or_else(|| ChatMessage {
-                    id: first,
-                    room: new.room.clone(),
-                    sender: new.author.name.clone(),
-                    text: new.text.as_str().to_owned(),
-                    sent_at: rfc3339_millis(first.ms),
-                });
+            // A retry carries the same text: answer with the message as first posted,
+            // whatever became of it since (as the Redis broker does).
+            let text = new.text.into_string();
+            let message = ChatMessage::new(first, new.room, new.author.name, text);
             return Ok(Published::Repeat(message));
         }
         self.post_limit
             .check(&new.author.name.canonical())
             .map_err(BrokerError::RateLimited)?;
         let id = state.next_id();
-        let message = ChatMessage {
-            id,
-            room: new.room,
-            sender: new.author.name,
-            text: new.text.into_string(),
-            sent_at: rfc3339_millis(id.ms),
-        };
+        let message = ChatMessage::new(id, new.room, new.author.name, new.text.into_string());
         state.store(message.clone(), &self.limits);
         if let Some(key) = key {
             state.remember_post(key, id);
         }
-        self.hub.dispatch(&message);
+        self.hub.dispatch(&Entry::Message(message.clone()));
         Ok(Published::New(message))
+    }
+
+    async fn change(&self, change: Change) -> BrokerResult<Changed> {
+        let mut state = self.lock();
+        if !state
+            .holds
+            .touch(&change.author, self.limits.name_idle, Instant::now())
+        {
+            return Err(BrokerError::Revoked);
+        }
+        let current = state
+            .find(&change.room, change.id)
+            .ok_or(BrokerError::NotFound)?;
+        let outcome = changes::apply(current, &change.kind, &change.author, now_ms())?;
+        if outcome == Outcome::Same {
+            return Ok(Changed::Message(current.clone()));
+        }
+        self.post_limit
+            .check(&change.author.name.canonical())
+            .map_err(BrokerError::RateLimited)?;
+        let id = state.next_id();
+        let room = state.rooms.get_mut(&change.room).expect("found above");
+        let old = room.messages.remove(&change.id).expect("found above");
+        let mut cost = -(size_of_message(&old) as isize);
+        let (entry, answer) = if let Outcome::Updated(message) = outcome {
+            cost += size_of_message(&message) as isize;
+            room.messages.insert(change.id, message.clone());
+            let entry = Entry::Update {
+                id,
+                message: message.clone(),
+            };
+            (entry, Changed::Message(message))
+        } else {
+            let deleted = Deleted {
+                room: change.room.clone(),
+                id: change.id,
+            };
+            (Entry::Delete { id, deleted }, Changed::Deleted)
+        };
+        room.bytes = room.bytes.saturating_add_signed(cost);
+        let keep = room.newest_message.unwrap_or(change.id);
+        state.bytes = state.bytes.saturating_add_signed(cost);
+        state.append(entry.clone(), &self.limits);
+        state.evict(keep, id, &self.limits);
+        self.hub.dispatch(&entry);
+        Ok(answer)
     }
 
     async fn history(
@@ -269,12 +356,16 @@ impl Broker for MemoryBroker {
         limit: usize,
     ) -> BrokerResult<Vec<ChatMessage>> {
         let state = self.lock();
-        let Some(log) = state.rooms.get(room).map(|r| &r.log) else {
+        let Some(messages) = state.rooms.get(room).map(|r| &r.messages) else {
             return Ok(Vec::new());
         };
-        let end = before.map_or(log.len(), |before| log.partition_point(|m| m.id < before));
-        let start = end.saturating_sub(limit);
-        Ok(log.range(start..end).cloned().collect())
+        let older = match before {
+            Some(before) => messages.range(..before),
+            None => messages.range(..),
+        };
+        let mut page: Vec<ChatMessage> = older.rev().take(limit).map(|(_, m)| m.clone()).collect();
+        page.reverse();
+        Ok(page)
     }
 
     async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After> {
@@ -282,12 +373,12 @@ impl Broker for MemoryBroker {
         let Some(log) = state.rooms.get(room).map(|r| &r.log) else {
             return Ok(After::Resync { oldest: None });
         };
-        match log.binary_search_by(|m| m.id.cmp(&after)) {
-            Ok(index) => Ok(After::Messages(
+        match log.binary_search_by(|e| e.id().cmp(&after)) {
+            Ok(index) => Ok(After::Entries(
                 log.range(index + 1..).take(limit).cloned().collect(),
             )),
             Err(_) => Ok(After::Resync {
-                oldest: log.front().map(|m| m.id),
+                oldest: log.front().map(Entry::id),
             }),
         }
     }
@@ -300,10 +391,10 @@ impl Broker for MemoryBroker {
             .rev()
             .take(ROOM_LIST_LIMIT)
             .filter_map(|name| {
-                let last = state.rooms.get(name)?.log.back()?;
+                let newest = state.rooms.get(name)?.newest_message?;
                 Some(RoomSummary {
                     name: name.clone(),
-                    last_message_at: Some(last.sent_at.clone()),
+                    last_message_at: Some(rfc3339_millis(newest.ms)),
                 })
             })
             .collect();
@@ -407,143 +498,4 @@ impl Broker for MemoryBroker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::MessageText;
-    use std::time::Duration;
-
-    fn limits() -> Limits {
-        Limits {
-            history: 10,
-            name_idle: Duration::from_secs(3600),
-            post_rate: 0.0,
-            post_burst: 1,
-            signin_rate: 0.0,
-            signin_burst: 1,
-            max_rooms: 3,
-            room_idle: Duration::from_secs(3600),
-            memory_bytes: 1 << 20,
-        }
-    }
-
-    async fn broker(limits: Limits) -> (MemoryBroker, Holder) {
-        let broker = MemoryBroker::new(limits, Hub::new(8));
-        let ann = Holder {
-            name: DisplayName::parse("ann").unwrap(),
-            session_id: "s".into(),
-        };
-        let here = IpAddr::from([127, 0, 0, 1]);
-        assert_eq!(
-            broker.claim_name(&ann, None, here).await.unwrap(),
-            Claim::Granted
-        );
-        (broker, ann)
-    }
-
-    async fn post(broker: &MemoryBroker, author: &Holder, room: &str, text: &str) {
-        broker
-            .publish(NewMessage {
-                room: RoomName::parse(room).unwrap(),
-                author: author.clone(),
-                text: MessageText::parse(text).unwrap(),
-                client_id: None,
-            })
-            .await
-            .unwrap();
-    }
-
-    fn room_names(broker: &MemoryBroker) -> Vec<String> {
-        let state = broker.lock();
-        state.activity.values().map(|r| r.to_string()).collect()
-    }
-
-    #[tokio::test]
-    async fn past_the_room_limit_the_least_recently_active_room_is_forgotten() {
-        let (broker, ann) = broker(limits()).await;
-        for room in ["a", "b", "c", "a", "d"] {
-            post(&broker, &ann, room, "hi").await;
-        }
-        assert_eq!(room_names(&broker), ["c", "a", "d"]);
-        assert!(
-            !broker
-                .lock()
-                .rooms
-                .contains_key(&RoomName::parse("b").unwrap())
-        );
-    }
-
-    #[tokio::test]
-    async fn past_the_byte_limit_old_rooms_go_and_the_count_stays_exact() {
-        let (broker, ann) = broker(Limits {
-            max_rooms: 1000,
-            memory_bytes: 64 * 1024,
-            ..limits()
-        })
-        .await;
-        let text = "x".repeat(2000);
-        for i in 0..200 {
-            post(&broker, &ann, &format!("r{i}"), &text).await;
-        }
-        let state = broker.lock();
-        assert!(state.bytes <= 64 * 1024, "{} bytes kept", state.bytes);
-        let counted: usize = state.rooms.values().map(|r| r.bytes).sum();
-        assert_eq!(counted, state.bytes);
-        assert_eq!(state.rooms.len(), state.activity.len());
-        assert!(state.rooms.contains_key(&RoomName::parse("r199").unwrap()));
-    }
-
-    #[tokio::test]
-    async fn an_idle_room_is_forgotten_when_the_next_post_comes() {
-        let (broker, ann) = broker(Limits {
-            room_idle: Duration::from_millis(20),
-            ..limits()
-        })
-        .await;
-        post(&broker, &ann, "old", "hi").await;
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        post(&broker, &ann, "new", "hi").await;
-        assert_eq!(room_names(&broker), ["new"]);
-    }
-
-    #[tokio::test]
-    async fn a_session_that_does_not_hold_its_name_cannot_post() {
-        let (broker, ann) = broker(limits()).await;
-        broker.release_name(&ann).await.unwrap();
-        let result = broker
-            .publish(NewMessage {
-                room: RoomName::everyone(),
-                author: ann,
-                text: MessageText::parse("hi").unwrap(),
-                client_id: None,
-            })
-            .await;
-        assert!(matches!(result, Err(BrokerError::Revoked)));
-        assert!(broker.lock().rooms.is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_repeat_after_the_first_message_left_history_answers_with_its_id() {
-        let (broker, ann) = broker(limits()).await;
-        let post = |text: &str, client_id: Option<&str>| NewMessage {
-            room: RoomName::everyone(),
-            author: ann.clone(),
-            text: MessageText::parse(text).unwrap(),
-            client_id: client_id.map(str::to_owned),
-        };
-        let Published::New(first) = broker.publish(post("once", Some("c-1"))).await.unwrap() else {
-            panic!("the first post is new");
-        };
-        for i in 0..limits().history + 5 {
-            broker.publish(post(&format!("m{i}"), None)).await.unwrap();
-        }
-        assert!(
-            broker
-                .lock()
-                .find(&RoomName::everyone(), first.id)
-                .is_none()
-        );
-
-        let again = broker.publish(post("once", Some("c-1"))).await.unwrap();
-        assert_eq!(again, Published::Repeat(first));
-    }
-}
+mod tests;

@@ -1,0 +1,606 @@
+//! One event stream for all the tabs of a browser.
+//!
+//! Each tab asks for the Web Lock named [`CHANNEL`]; the browser grants it to one tab at a
+//! time, and gives it to a waiting tab the moment its holder closes or crashes. The holder
+//! leads: it opens `GET /api/events` for every room any tab wants ([`Plan`]) and posts
+//! each event on a BroadcastChannel (which does not deliver to its sender, so the leader
+//! hands its own tab the event directly). The others follow: they say what they want
+//! (`Want`), take the events, and drop what they already hold.
+//!
+//! A leader that is frozen, or kept in the back-forward cache, keeps its lock. So a
+//! leader gives up the lead on `pagehide`, and a follower whose pings go unanswered for
+//! a few seconds steals the lock. Pings come from the followers and are answered from the
+//! leader's message handler, not from its timers: a hidden tab's timers may fire once a
+//! minute, its message handlers do not wait.
+//!
+//! Without Web Locks or BroadcastChannel, the tab holds a stream of its own (`Solo`).
+
+use super::{
+    Connection, LiveStream, Role,
+    plan::{CHANNEL, Interest, Note, Plan},
+    stream_url,
+};
+use crate::{app::client, awareness};
+use leptos::prelude::{set_interval, set_timeout, window, window_event_listener_untyped};
+use std::{
+    cell::{Cell, RefCell},
+    collections::BTreeMap,
+    rc::Rc,
+    time::Duration,
+};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use web_sys::{BroadcastChannel, LockOptions, MessageEvent};
+
+/// How long a dropped stream waits before the next try (unless the browser comes online).
+const RETRY: Duration = Duration::from_secs(3);
+/// How often a follower pings the leader.
+const PING: Duration = Duration::from_secs(2);
+/// A ping unanswered this long means the leader is frozen: take the lead.
+const SILENT_MS: f64 = 3_000.0;
+/// Wishes that come together make one reconnect.
+const SETTLE: Duration = Duration::from_millis(30);
+/// A tab not heard from this long is forgotten (it closed without a word). Longer than a
+/// hidden tab's throttled timers (once a minute), so that a hidden tab is not dropped.
+const FORGET_MS: f64 = 75_000.0;
+
+/// A handler of the stream's events: name, data, and `<room>/<id>` (or empty).
+pub type OnEvent = Box<dyn Fn(&str, &str, &str)>;
+
+/// A part of the page that wants events (a room's feed).
+pub struct Subscriber {
+    /// The rooms it wants and the newest id it holds in each; asked whenever needed.
+    pub interest: Box<dyn Fn() -> Interest>,
+    /// Every event of the stream.
+    pub on_event: OnEvent,
+    /// The connection as the page should show it, and this tab's part.
+    pub on_status: Box<dyn Fn(Connection, Role)>,
+}
+
+/// Keeps a [`Subscriber`] subscribed; dropping it unsubscribes.
+pub struct Subscription(u64);
+
+impl Subscription {
+    /// What the subscriber wants changed (a new position after a reload, say).
+    pub fn changed(&self) {
+        link().interest_changed();
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let link = link();
+        link.subscribers.borrow_mut().remove(&self.0);
+        link.interest_changed();
+    }
+}
+
+/// Subscribes to the browser's stream; the first subscriber starts this tab's part in it.
+pub fn subscribe(subscriber: Subscriber) -> Subscription {
+    let link = link();
+    let id = link.next.get();
+    link.next.set(id + 1);
+    (subscriber.on_status)(link.shown_status(), link.role.get());
+    link.subscribers
+        .borrow_mut()
+        .insert(id, Rc::new(subscriber));
+    link.interest_changed();
+    Subscription(id)
+}
+
+/// Calls `wake` whenever this tab may send (the outbox): it became the sender, its
+/// stream opened, or the browser came online.
+pub fn on_wake(wake: impl Fn() + 'static) {
+    link().wakers.borrow_mut().push(Rc::new(wake));
+}
+
+/// Whether this tab sends for the browser: the leader does; a tab on its own does.
+pub fn sends() -> bool {
+    link().role.get() != Role::Follower
+}
+
+thread_local! {
+    static LINK: Rc<Link> = Rc::new(Link::new());
+}
+
+/// This tab's link, started on first use.
+fn link() -> Rc<Link> {
+    let link = LINK.with(Rc::clone);
+    if !link.started.replace(true) {
+        link.start();
+    }
+    link
+}
+
+struct Link {
+    /// This tab's id among the tabs.
+    me: String,
+    started: Cell<bool>,
+    /// `None`: on its own.
+    channel: Option<BroadcastChannel>,
+    role: Cell<Role>,
+    subscribers: RefCell<BTreeMap<u64, Rc<Subscriber>>>,
+    next: Cell<u64>,
+    wakers: RefCell<Vec<Rc<dyn Fn()>>>,
+    /// The stream's state: the leader's own, or what the leader last said.
+    status: Cell<Connection>,
+    /// Hidden for good or in the back-forward cache: takes no lead.
+    away: Cell<bool>,
+    // Leading (or on its own):
+    plan: RefCell<Plan>,
+    stream: RefCell<Option<LiveStream>>,
+    /// Which stream the callbacks belong to; a replaced stream's late callbacks are
+    /// ignored.
+    generation: Cell<u64>,
+    reopening: Cell<bool>,
+    /// Resolving it gives the lock back.
+    release: RefCell<Option<js_sys::Function>>,
+    // Following:
+    /// When the oldest unanswered ping went out.
+    pinged_at: Cell<Option<f64>>,
+    /// When the last `tick` ran: a long gap means this tab was asleep or frozen.
+    ticked_at: Cell<f64>,
+    /// The leader has answered this tab's last `Want`. Until then, events are dropped:
+    /// they come from a stream planned without this tab's positions, and the leader
+    /// replays what this tab needs.
+    synced: Cell<bool>,
+}
+
+impl Link {
+    fn new() -> Self {
+        let channel = shared_supported()
+            .then(|| BroadcastChannel::new(CHANNEL).ok())
+            .flatten();
+        Link {
+            me: client::new_client_id(),
+            started: Cell::new(false),
+            role: Cell::new(if channel.is_some() {
+                Role::Follower
+            } else {
+                Role::Solo
+            }),
+            channel,
+            subscribers: RefCell::default(),
+            next: Cell::new(0),
+            wakers: RefCell::default(),
+            status: Cell::new(Connection::Connecting),
+            away: Cell::new(false),
+            plan: RefCell::default(),
+            stream: RefCell::new(None),
+            generation: Cell::new(0),
+            reopening: Cell::new(false),
+            release: RefCell::new(None),
+            pinged_at: Cell::new(None),
+            ticked_at: Cell::new(0.0),
+            synced: Cell::new(false),
+        }
+    }
+
+    /// Listens to the other tabs and the page's life, and asks for the lead. The
+    /// listeners live as long as the page.
+    fn start(&self) {
+        if let Some(channel) = &self.channel {
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
+                if let Some(note) = event.data().as_string().and_then(|n| Note::decode(&n)) {
+                    link().on_note(note);
+                }
+            });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+            request_lead(false);
+            set_interval(|| link().tick(), PING);
+        }
+        window_event_listener_untyped("pagehide", |_| link().leave());
+        window_event_listener_untyped("pageshow", |event| {
+            let restored = event
+                .dyn_ref::<web_sys::PageTransitionEvent>()
+                .is_some_and(|e| e.persisted());
+            if restored {
+                link().come_back();
+            }
+        });
+        window_event_listener_untyped("online", |_| link().online());
+        window_event_listener_untyped("offline", |_| link().notify_status());
+    }
+
+    fn leads(&self) -> bool {
+        self.role.get() != Role::Follower
+    }
+
+    fn post(&self, note: &Note) {
+        if self.role.get() == Role::Solo {
+            return;
+        }
+        if let Some(channel) = &self.channel {
+            let _ = channel.post_message(&JsValue::from_str(&note.encode()));
+        }
+    }
+
+    /// What this tab's subscribers want, as one.
+    fn own_interest(&self) -> Interest {
+        let subscribers: Vec<Rc<Subscriber>> =
+            self.subscribers.borrow().values().cloned().collect();
+        subscribers
+            .iter()
+            .map(|s| (s.interest)())
+            .fold(Interest::default(), Interest::merge)
+    }
+
+    fn interest_changed(&self) {
+        if self.away.get() {
+            return;
+        }
+        let interest = self.own_interest();
+        if self.leads() {
+            self.wanted(&self.me.clone(), interest);
+        } else {
+            self.synced.set(false);
+            self.post(&Note::Want {
+                tab: self.me.clone(),
+                interest,
+            });
+        }
+    }
+
+    /// A tab's wish, as the leader. A tab behind the stream gets it reopened from where
+    /// it stands; the open stream's events stop counting at once (a new generation),
+    /// or they would move the floor past what that tab is missing.
+    fn wanted(&self, tab: &str, interest: Interest) {
+        let reopen = self.plan.borrow_mut().want(tab, interest, client::now_ms());
+        if reopen {
+            self.generation.set(self.generation.get() + 1);
+            self.schedule_reopen(SETTLE);
+        }
+    }
+
+    fn on_note(&self, note: Note) {
+        match note {
+            Note::Want { tab, interest } if self.leads() => {
+                self.wanted(&tab, interest);
+                self.post(&Note::Heard { tab });
+                self.post_status();
+            }
+            Note::Ping { tab } if self.leads() => {
+                let known = self.plan.borrow_mut().heard(&tab, client::now_ms());
+                if known {
+                    self.post_status();
+                } else {
+                    // Forgotten while it was frozen: have every tab say again.
+                    self.post(&Note::Lead {
+                        tab: self.me.clone(),
+                    });
+                }
+            }
+            Note::Bye { tab } if self.leads() && self.plan.borrow_mut().bye(&tab) => {
+                self.schedule_reopen(SETTLE);
+            }
+            // (A leader that was stolen from learns it from its lock request, which
+            // rejects: a late `Lead` must not make the real holder step down.)
+            Note::Lead { tab } if tab != self.me && !self.leads() => {
+                self.pinged_at.set(None);
+                self.interest_changed();
+            }
+            Note::Heard { tab } if tab == self.me => self.synced.set(true),
+            Note::Status { status } if !self.leads() => {
+                self.pinged_at.set(None);
+                if self.status.replace(status) != status {
+                    self.notify_status();
+                }
+            }
+            Note::Event { name, data, id } if !self.leads() => {
+                self.pinged_at.set(None);
+                if self.synced.get() {
+                    self.dispatch(&name, &data, &id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every `PING`: a follower pings, or takes the lead from a leader that stopped
+    /// answering; the leader forgets the tabs that stopped pinging.
+    fn tick(&self) {
+        if self.away.get() {
+            return;
+        }
+        let now = client::now_ms();
+        // Asleep or frozen since the last tick: the leader may have been too; give it a
+        // fresh chance to answer before anyone takes the lead.
+        if now - self.ticked_at.replace(now) > 2.0 * PING.as_millis() as f64 {
+            self.pinged_at.set(None);
+        }
+        if self.leads() {
+            let expired = self.plan.borrow_mut().expire(now - FORGET_MS, &self.me);
+            if expired {
+                self.schedule_reopen(SETTLE);
+            }
+            return;
+        }
+        match self.pinged_at.get() {
+            Some(at) if now - at > SILENT_MS => {
+                self.pinged_at.set(None);
+                request_lead(true);
+            }
+            pinged => {
+                if pinged.is_none() {
+                    self.pinged_at.set(Some(now));
+                }
+                self.post(&Note::Ping {
+                    tab: self.me.clone(),
+                });
+            }
+        }
+    }
+
+    /// The lock is ours: lead.
+    fn lead(&self, release: js_sys::Function) {
+        if self.away.get() || self.role.get() == Role::Leader {
+            // Granted to a page that is leaving, or a second time after a steal.
+            let _ = release.call0(&JsValue::NULL);
+            return;
+        }
+        *self.release.borrow_mut() = Some(release);
+        self.role.set(Role::Leader);
+        *self.plan.borrow_mut() = Plan::default();
+        self.post(&Note::Lead {
+            tab: self.me.clone(),
+        });
+        let interest = self.own_interest();
+        let _ = self
+            .plan
+            .borrow_mut()
+            .want(&self.me, interest, client::now_ms());
+        self.notify_status();
+        // At once, for this tab's rooms: a tab alone (most page loads) waits for nobody.
+        // The other tabs' wishes, answering `Lead`, reopen it a moment later.
+        self.schedule_reopen(Duration::ZERO);
+        self.wake();
+    }
+
+    /// No longer the leader: the page is leaving, or another tab took the lock.
+    fn step_down(&self) {
+        if self.role.get() != Role::Leader {
+            return;
+        }
+        self.role.set(Role::Follower);
+        self.close_stream();
+        if let Some(release) = self.release.borrow_mut().take() {
+            let _ = release.call0(&JsValue::NULL);
+        }
+        self.status.set(Connection::Connecting);
+        self.notify_status();
+    }
+
+    /// The lock cannot be had at all: hold a stream of this tab's own.
+    fn go_solo(&self) {
+        if self.role.get() == Role::Solo {
+            return;
+        }
+        self.role.set(Role::Solo);
+        if let Some(channel) = &self.channel {
+            channel.set_onmessage(None);
+        }
+        *self.plan.borrow_mut() = Plan::default();
+        self.interest_changed();
+        self.notify_status();
+        self.wake();
+    }
+
+    /// `pagehide`: the page is closing, or going into the back-forward cache.
+    fn leave(&self) {
+        self.away.set(true);
+        self.post(&Note::Bye {
+            tab: self.me.clone(),
+        });
+        if self.role.get() == Role::Solo {
+            self.close_stream();
+        } else {
+            self.step_down();
+        }
+    }
+
+    /// `pageshow` from the back-forward cache: take part again.
+    fn come_back(&self) {
+        self.away.set(false);
+        self.pinged_at.set(None);
+        if self.role.get() == Role::Solo {
+            self.plan.borrow_mut().closed();
+            self.schedule_reopen(SETTLE);
+        } else {
+            request_lead(false);
+            self.interest_changed();
+        }
+    }
+
+    fn online(&self) {
+        self.notify_status();
+        if self.leads() && self.status.get() != Connection::Live {
+            self.schedule_reopen(Duration::ZERO);
+        }
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if !self.leads() {
+            return;
+        }
+        let wakers: Vec<Rc<dyn Fn()>> = self.wakers.borrow().clone();
+        for wake in wakers {
+            wake();
+        }
+    }
+
+    fn close_stream(&self) {
+        self.generation.set(self.generation.get() + 1);
+        self.stream.borrow_mut().take();
+        self.plan.borrow_mut().closed();
+    }
+
+    /// Reopens the stream after `after`, once however often it is asked for meanwhile.
+    /// Always from a timer: never from inside the stream's own callbacks, which the old
+    /// stream's drop would free while they run.
+    fn schedule_reopen(&self, after: Duration) {
+        if self.reopening.replace(true) {
+            return;
+        }
+        set_timeout(
+            || {
+                let link = link();
+                link.reopening.set(false);
+                link.reopen();
+            },
+            after,
+        );
+    }
+
+    fn reopen(&self) {
+        if !self.leads() || self.away.get() {
+            return;
+        }
+        self.close_stream();
+        let Some(request) = self.plan.borrow_mut().request() else {
+            return;
+        };
+        let generation = self.generation.get();
+        if self.status.get() == Connection::Offline {
+            self.status.set(Connection::Connecting);
+        }
+        let opened = LiveStream::open(
+            &stream_url(&request),
+            move || link().upstream_open(generation),
+            move |name, data, id| link().upstream_event(generation, name, data, id),
+            move || link().upstream_error(generation),
+        );
+        match opened {
+            Ok(stream) => *self.stream.borrow_mut() = Some(stream),
+            Err(_) => self.upstream_error(generation),
+        }
+    }
+
+    fn upstream_open(&self, generation: u64) {
+        if generation == self.generation.get() {
+            self.set_status(Connection::Live);
+            self.wake();
+        }
+    }
+
+    fn upstream_event(&self, generation: u64, name: &str, data: &str, id: &str) {
+        if generation != self.generation.get() {
+            return;
+        }
+        if let Some((room, id)) = awareness::parse_stream_event_id(id) {
+            self.plan.borrow_mut().seen(&room, id);
+        }
+        if name == "resync"
+            && let Ok(resync) = serde_json::from_str::<crate::message::Resync>(data)
+        {
+            self.plan.borrow_mut().resynced(&resync.room);
+        }
+        self.post(&Note::Event {
+            name: name.to_owned(),
+            data: data.to_owned(),
+            id: id.to_owned(),
+        });
+        self.dispatch(name, data, id);
+    }
+
+    fn upstream_error(&self, generation: u64) {
+        if generation != self.generation.get() {
+            return;
+        }
+        self.plan.borrow_mut().closed();
+        self.set_status(Connection::Reconnecting);
+        set_timeout(
+            move || {
+                let link = link();
+                if link.generation.get() == generation {
+                    link.schedule_reopen(Duration::ZERO);
+                }
+            },
+            RETRY,
+        );
+    }
+
+    fn set_status(&self, status: Connection) {
+        self.status.set(status);
+        self.post_status();
+        self.notify_status();
+    }
+
+    fn post_status(&self) {
+        self.post(&Note::Status {
+            status: self.status.get(),
+        });
+    }
+
+    /// Offline when the browser says so, else the stream's state.
+    fn shown_status(&self) -> Connection {
+        if window().navigator().on_line() {
+            self.status.get()
+        } else {
+            Connection::Offline
+        }
+    }
+
+    fn notify_status(&self) {
+        let (status, role) = (self.shown_status(), self.role.get());
+        let subscribers: Vec<Rc<Subscriber>> =
+            self.subscribers.borrow().values().cloned().collect();
+        for subscriber in subscribers {
+            (subscriber.on_status)(status, role);
+        }
+    }
+
+    fn dispatch(&self, name: &str, data: &str, id: &str) {
+        let subscribers: Vec<Rc<Subscriber>> =
+            self.subscribers.borrow().values().cloned().collect();
+        for subscriber in subscribers {
+            (subscriber.on_event)(name, data, id);
+        }
+    }
+}
+
+/// Whether this browser has what sharing needs: Web Locks (only in a secure context)
+/// and BroadcastChannel.
+fn shared_supported() -> bool {
+    let window = window();
+    let has = |target: &JsValue, name: &str| {
+        js_sys::Reflect::get(target, &JsValue::from_str(name))
+            .is_ok_and(|value| !value.is_undefined() && !value.is_null())
+    };
+    has(&window.navigator().into(), "locks") && has(&window.into(), "BroadcastChannel")
+}
+
+/// Asks for the lock (or, with `steal`, takes it from a leader that stopped answering).
+/// When granted, this tab leads until it gives the lock back; if another tab steals it,
+/// the request's promise rejects and this tab follows, and waits for the lock again.
+fn request_lead(steal: bool) {
+    let held_once = Rc::new(Cell::new(false));
+    let granted = Closure::once_into_js({
+        let held_once = Rc::clone(&held_once);
+        move |_lock: JsValue| -> js_sys::Promise {
+            held_once.set(true);
+            js_sys::Promise::new(&mut |resolve, _reject| link().lead(resolve))
+        }
+    });
+    let options = LockOptions::new();
+    options.set_steal(steal);
+    let held = window().navigator().locks().request_with_options(
+        CHANNEL,
+        &options,
+        granted.unchecked_ref(),
+    );
+    let taken = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let link = link();
+        if !held_once.get() {
+            // Refused without ever being held (an opaque origin, say): no sharing here.
+            link.go_solo();
+            return;
+        }
+        link.step_down();
+        if !link.away.get() {
+            request_lead(false);
+        }
+    });
+    let _ = held.catch(&taken);
+    taken.forget();
+}

@@ -1,0 +1,161 @@
+//! The node's one Pub/Sub connection, and how it catches up after a reconnect.
+
+use super::{
+    CLOCK_SKEW_MS, COMMAND_TIMEOUT, LISTENER_PING_EVERY, ListenerState, RECONNECT_MAX,
+    RECONNECT_MIN, Store, log, now_ms, presence,
+};
+use crate::{
+    message::MessageId,
+    server::{hub::Hub, log::Entry},
+};
+use anyhow::Context;
+use futures::StreamExt;
+use redis::{Client, Script, Value};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+use tokio_util::sync::CancellationToken;
+
+/// The node's one Pub/Sub connection: subscribes to every room's channel, feeds the hub,
+/// and after each (re)connect catches up the rooms open here from their streams.
+pub(super) struct Listener {
+    pub(super) client: Client,
+    pub(super) store: Store,
+    /// Reads a room's presence, sent again to its listeners after a reconnect.
+    pub(super) presence_read: Script,
+    pub(super) hub: Arc<Hub>,
+    pub(super) state: Arc<ListenerState>,
+}
+
+impl Listener {
+    pub(super) async fn run(self, shutdown: CancellationToken) {
+        let mut delay = RECONNECT_MIN;
+        loop {
+            let session = self.subscribe_and_listen(&shutdown, &mut delay);
+            let outcome = tokio::select! {
+                outcome = session => outcome,
+                () = shutdown.cancelled() => return,
+            };
+            self.state.healthy.store(false, Ordering::Release);
+            if let Err(error) = outcome {
+                metrics::counter!("chat_broker_errors_total").increment(1);
+                tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "Redis Pub/Sub connection lost");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = shutdown.cancelled() => return,
+            }
+            delay = (delay * 2).min(RECONNECT_MAX);
+        }
+    }
+
+    /// One connection's life. Returns only with the error that ended it.
+    async fn subscribe_and_listen(
+        &self,
+        shutdown: &CancellationToken,
+        delay: &mut Duration,
+    ) -> anyhow::Result<()> {
+        let pubsub = tokio::time::timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .context("connecting for Pub/Sub timed out")?
+            .context("connecting for Pub/Sub")?;
+        let (mut sink, mut stream) = pubsub.split();
+        let pattern = self.store.keys.live_pattern();
+        tokio::time::timeout(COMMAND_TIMEOUT, sink.psubscribe(&pattern))
+            .await
+            .context("PSUBSCRIBE timed out")?
+            .context("PSUBSCRIBE")?;
+        // Messages arriving from now on queue up in `stream` while we catch up, and the
+        // hub drops those that the catch-up already delivered.
+        self.catch_up().await?;
+        self.state.healthy.store(true, Ordering::Release);
+        self.state.last_ok_ms.store(now_ms(), Ordering::Release);
+        *delay = RECONNECT_MIN;
+        tracing::info!(%pattern, "subscribed to Redis Pub/Sub");
+
+        let mut ping = tokio::time::interval(LISTENER_PING_EVERY);
+        ping.reset();
+        loop {
+            tokio::select! {
+                message = stream.next() => {
+                    let message = message.context("the Pub/Sub connection closed")?;
+                    let Some(room) = self.store.keys.room_of_channel(message.get_channel_name()) else {
+                        continue;
+                    };
+                    let payload = message.get_payload_bytes();
+                    let parsed = if let Some(presence) = presence::parse_presence(&room, payload) {
+                        presence.map(|presence| self.hub.presence(&presence))
+                    } else if let Some(person) = presence::parse_person(payload) {
+                        person.map(|(kind, name)| self.hub.person(kind, &room, &name))
+                    } else {
+                        log::parse_live(room, payload).map(|entry| {
+                            self.hub.dispatch(&entry);
+                        })
+                    };
+                    if let Err(error) = parsed {
+                        tracing::warn!(error = format!("{error:#}"), "ignoring a malformed Pub/Sub message");
+                    }
+                }
+                _ = ping.tick() => {
+                    // In subscribed mode (RESP2) the answer is `["pong", ""]`, not
+                    // `PONG`: any answer will do.
+                    let _: Value = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping())
+                        .await
+                        .context("Pub/Sub ping timed out")?
+                        .context("Pub/Sub ping")?;
+                    self.state.last_ok_ms.store(now_ms(), Ordering::Release);
+                }
+                () = shutdown.cancelled() => return Ok(()),
+            }
+        }
+    }
+
+    /// Delivers what each room open on this node missed while the subscription was down,
+    /// or tells its subscribers to resync when the stream no longer holds all of it.
+    async fn catch_up(&self) -> anyhow::Result<()> {
+        let floor = self
+            .state
+            .last_ok_ms
+            .load(Ordering::Acquire)
+            .saturating_sub(CLOCK_SKEW_MS);
+        let rooms = self.hub.active_rooms();
+        for (room, last) in rooms.iter().cloned() {
+            let from = last.unwrap_or(MessageId::new(floor, 0));
+            // Bounded by the stream's MAXLEN: this runs per room open on this node after a
+            // reconnect, not on a client's request.
+            let entries = self.store.range_from(&room, from, None).await?;
+            let retained = entries.first().is_some_and(|e| e.id() == from);
+            if let Some(last) = last
+                && !retained
+                && !entries.is_empty()
+                && self
+                    .store
+                    .max_deleted(&room)
+                    .await?
+                    .is_some_and(|d| d > last)
+            {
+                tracing::warn!(%room, "missed messages are no longer retained; resyncing the room");
+                self.hub.resync(&room, entries.first().map(Entry::id));
+                continue;
+            }
+            let missed = entries.iter().filter(|m| self.hub.dispatch(m)).count();
+            if missed > 0 {
+                metrics::counter!("chat_broker_caught_up_total").increment(missed as u64);
+                tracing::info!(%room, missed, "caught up after reconnecting to Redis");
+            }
+        }
+        // Joins, leaves and typing are not logged: what went out while the subscription
+        // was down is lost, so each room's listeners get its presence as it stands now.
+        // After the messages, and best effort: the nodes' refreshes repair it too.
+        for (room, _) in &rooms {
+            match self.store.presence(&self.presence_read, room).await {
+                Ok(presence) => self.hub.presence(&presence),
+                Err(error) => {
+                    tracing::warn!(%room, error = format!("{error:#}"), "cannot resend presence");
+                }
+            }
+        }
+        Ok(())
+    }
+}
