@@ -1062,8 +1062,11 @@ async fn twenty_people_react_at_once(a: &TestApp, b: &TestApp) -> Value {
     let room = "crowd";
     let author = a.signed_in("author").await;
     let sent = a.say(&author, room, "react to me").await;
-    let mut on_a = a.events(room, None).await;
-    let mut on_b = b.events(room, None).await;
+    // Resumed from the message itself, so that neither stream can still hear it live (a
+    // node hears its own publish a moment after the post is answered).
+    let after_sent = sent.id.to_string();
+    let mut on_a = a.events(room, Some(&after_sent)).await;
+    let mut on_b = b.events(room, Some(&after_sent)).await;
     let mut people = Vec::new();
     for i in 0..20 {
         let node = if i % 2 == 0 { a } else { b };
@@ -1184,10 +1187,16 @@ async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other() {
     let room = "across";
     let alice = a.signed_in("alice").await;
     let bob = b.signed_in("bob").await;
-    let sent = a.say(&alice, room, "from a").await;
-    let reacted = expect_ok(react(&b, &bob, room, sent.id, "👍").await, "bob 👍 on b").await;
+    // Opened first and read up to bob's 👍, so that no stream hears it after the edit.
     let mut on_b = b.events(room, None).await;
     let mut on_a = a.events(room, None).await;
+    let sent = a.say(&alice, room, "from a").await;
+    let reacted = expect_ok(react(&b, &bob, room, sent.id, "👍").await, "bob 👍 on b").await;
+    for events in [&mut on_b, &mut on_a] {
+        assert_eq!(events.next_named("message").await.message(), sent);
+        let (_, live) = expect_change(events, "update", sent.id).await;
+        assert_eq!(live, reacted);
+    }
 
     let edited = expect_ok(
         edit(&a, &alice, room, sent.id, "from a, edited").await,
