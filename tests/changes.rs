@@ -7,7 +7,9 @@
 #[macro_use]
 mod common;
 
-use common::{BrokerKind, Event, EventReader, TestApp, open_stream, spawn_app, spawn_app_with};
+use common::{
+    BrokerKind, Event, EventReader, TestApp, cluster_urls, open_stream, spawn_app, spawn_app_with,
+};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::{collections::BTreeSet, fmt::Display, time::Duration};
@@ -1164,10 +1166,34 @@ async fn twenty_people_react_at_once(a: &TestApp, b: &TestApp) -> Value {
     now
 }
 
-/// Two apps on the test Redis, under one key prefix: two nodes of one chat.
-async fn two_nodes() -> (TestApp, TestApp) {
-    let a = spawn_app_with(BrokerKind::Redis, |c| c.signin_rate = 0.0).await;
-    let b = spawn_app_with(BrokerKind::Redis, |c| {
+#[tokio::test]
+async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree_on_redis() {
+    concurrent_reactions_on_two_nodes_all_land_and_both_agree(BrokerKind::Redis).await;
+}
+
+#[tokio::test]
+async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree_on_the_cluster() {
+    if cluster_urls().is_some() {
+        concurrent_reactions_on_two_nodes_all_land_and_both_agree(BrokerKind::Cluster).await;
+    }
+}
+
+#[tokio::test]
+async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other_on_redis() {
+    an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other(BrokerKind::Redis).await;
+}
+
+#[tokio::test]
+async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other_on_the_cluster() {
+    if cluster_urls().is_some() {
+        an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other(BrokerKind::Cluster).await;
+    }
+}
+
+/// Two apps on the test Redis (or cluster), under one key prefix: two nodes of one chat.
+async fn two_nodes(kind: BrokerKind) -> (TestApp, TestApp) {
+    let a = spawn_app_with(kind, |c| c.signin_rate = 0.0).await;
+    let b = spawn_app_with(kind, |c| {
         c.signin_rate = 0.0;
         c.redis_prefix = a.config.redis_prefix.clone();
     })
@@ -1175,15 +1201,13 @@ async fn two_nodes() -> (TestApp, TestApp) {
     (a, b)
 }
 
-#[tokio::test]
-async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree() {
-    let (a, b) = two_nodes().await;
+async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree(kind: BrokerKind) {
+    let (a, b) = two_nodes(kind).await;
     twenty_people_react_at_once(&a, &b).await;
 }
 
-#[tokio::test]
-async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other() {
-    let (a, b) = two_nodes().await;
+async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other(kind: BrokerKind) {
+    let (a, b) = two_nodes(kind).await;
     let room = "across";
     let alice = a.signed_in("alice").await;
     let bob = b.signed_in("bob").await;

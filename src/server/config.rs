@@ -24,8 +24,19 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Use a Redis Cluster instead: a comma-separated list of seed node URLs
+    /// (`redis://127.0.0.1:7000,redis://127.0.0.1:7001`). Not together with `REDIS_URL`.
+    #[arg(
+        long,
+        env = "REDIS_CLUSTER_URLS",
+        value_delimiter = ',',
+        conflicts_with = "redis_url"
+    )]
+    pub redis_cluster_urls: Vec<String>,
+
     /// Prefix of every Redis key and channel.
-    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    /// No braces: on a cluster, `{room}` is the hash tag that keeps a room's keys together.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat", value_parser = prefix)]
     pub redis_prefix: String,
 
     /// Key that signs session cookies; the same on every node. Random per process when
@@ -172,6 +183,14 @@ fn positive(max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
     )
 }
 
+/// A key prefix: not empty, and without the braces of a Redis Cluster hash tag.
+fn prefix(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || raw.contains(['{', '}']) {
+        return Err("must be a non-empty prefix without braces".into());
+    }
+    Ok(raw.to_owned())
+}
+
 /// 0 (off), or a rate in `min..=max`.
 fn rate(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
     number_where(
@@ -221,6 +240,8 @@ mod tests {
             ["--public-url", "https://chat.example.com/path"],
             ["--trusted-proxies", "10.0.0.0/33"],
             ["--trusted-proxies", "everyone"],
+            ["--redis-prefix", "a{b}"],
+            ["--redis-prefix", ""],
         ] {
             let error =
                 parse_one(args[0], args[1]).expect_err(&format!("{args:?} should be refused"));
@@ -253,5 +274,26 @@ mod tests {
             config.public_url.unwrap().as_str(),
             "https://chat.example.com"
         );
+    }
+
+    #[test]
+    fn a_cluster_is_a_list_of_seeds_and_not_with_one_redis() {
+        let config = parse(&[
+            "--redis-cluster-urls",
+            "redis://127.0.0.1:7000,redis://127.0.0.1:7001",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.redis_cluster_urls,
+            ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"]
+        );
+        let error = parse(&[
+            "--redis-url",
+            "redis://127.0.0.1:6379",
+            "--redis-cluster-urls",
+            "redis://127.0.0.1:7000",
+        ])
+        .expect_err("both at once is refused");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 }

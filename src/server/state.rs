@@ -59,15 +59,25 @@ impl AppState {
         let metrics = Metrics::new();
         let hub = Hub::new(config.subscriber_buffer as usize);
         let limits = Limits::from_config(config);
-        let broker: Arc<dyn Broker> = match &config.redis_url {
-            Some(url) => Arc::new(RedisBroker::start(
+        let broker: Arc<dyn Broker> = match (&config.redis_url, &config.redis_cluster_urls) {
+            (Some(_), urls) if !urls.is_empty() => {
+                anyhow::bail!("set REDIS_URL or REDIS_CLUSTER_URLS, not both")
+            }
+            (Some(url), _) => Arc::new(RedisBroker::start(
                 url,
                 &config.redis_prefix,
                 limits,
                 hub,
                 shutdown.clone(),
             )?),
-            None => Arc::new(MemoryBroker::new(limits, hub)),
+            (None, urls) if !urls.is_empty() => Arc::new(RedisBroker::start_cluster(
+                urls,
+                &config.redis_prefix,
+                limits,
+                hub,
+                shutdown.clone(),
+            )?),
+            (None, _) => Arc::new(MemoryBroker::new(limits, hub)),
         };
         let presence = PresenceTracker::new(Arc::clone(&broker), config.leave_grace());
         tokio::spawn(Arc::clone(&presence).run_refresh(shutdown.clone()));

@@ -22,6 +22,13 @@ macro_rules! contract {
         mod redis {
             $(#[tokio::test] async fn $case() { super::$case(super::BrokerKind::Redis).await })*
         }
+        mod cluster {
+            $(#[tokio::test] async fn $case() {
+                if $crate::common::cluster_urls().is_some() {
+                    super::$case(super::BrokerKind::Cluster).await
+                }
+            })*
+        }
     };
 }
 
@@ -32,6 +39,15 @@ pub const PROMPTLY: Duration = Duration::from_secs(5);
 pub enum BrokerKind {
     Memory,
     Redis,
+    /// The Redis Cluster of `TEST_REDIS_CLUSTER_URLS` (`scripts/test` starts one); its
+    /// cases pass trivially without one, as a plain `cargo test` has none.
+    Cluster,
+}
+
+/// The seed URLs of the cluster the tests use, if any: `TEST_REDIS_CLUSTER_URLS`.
+pub fn cluster_urls() -> Option<Vec<String>> {
+    let urls = std::env::var("TEST_REDIS_CLUSTER_URLS").ok()?;
+    Some(urls.split(',').map(str::to_owned).collect())
 }
 
 /// The Redis the tests use: `TEST_REDIS_URL`, else the machine's on 127.0.0.1:6379.
@@ -170,10 +186,20 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if self.owns_prefix
-            && let Some(url) = &self.config.redis_url
-        {
+        if !self.owns_prefix {
+            return;
+        }
+        if let Some(url) = &self.config.redis_url {
             delete_prefix(url, &self.config.redis_prefix);
+        } else if !self.config.redis_cluster_urls.is_empty() {
+            let (urls, prefix) = (&self.config.redis_cluster_urls, &self.config.redis_prefix);
+            if let Err(error) =
+                tiny_chat::server::broker::redis::delete_prefix_on_cluster(urls, prefix)
+            {
+                eprintln!(
+                    "could not delete the test's keys under {prefix} on the cluster: {error:#}"
+                );
+            }
         }
     }
 }
@@ -328,13 +354,17 @@ pub async fn spawn_app_with(kind: BrokerKind, configure: impl FnOnce(&mut Config
     config.secret = Some("test secret".into());
     // Tests post thousands of messages from one session; the limit has a test of its own.
     config.post_rate = 0.0;
-    if kind == BrokerKind::Redis {
-        config.redis_url = Some(redis_url());
-        config.redis_prefix = unique_prefix();
+    match kind {
+        BrokerKind::Memory => {}
+        BrokerKind::Redis => config.redis_url = Some(redis_url()),
+        BrokerKind::Cluster => {
+            config.redis_cluster_urls = cluster_urls().expect("TEST_REDIS_CLUSTER_URLS")
+        }
     }
+    config.redis_prefix = unique_prefix();
     configure(&mut config);
     let app = spawn_configured(config, true).await;
-    if kind == BrokerKind::Redis {
+    if kind != BrokerKind::Memory {
         wait_ready(&app.base).await;
     }
     app
@@ -533,7 +563,17 @@ impl EventReader {
     pub async fn messages(&mut self, n: usize) -> Vec<ChatMessage> {
         let mut messages = Vec::with_capacity(n);
         while messages.len() < n {
-            messages.push(self.next().await.message());
+            let Some(event) = self.next_within(PROMPTLY).await else {
+                let texts: Vec<&str> = messages
+                    .iter()
+                    .map(|m: &ChatMessage| m.text.as_str())
+                    .collect();
+                panic!(
+                    "{} of {n} messages came, then none (or the stream ended): {texts:?}",
+                    messages.len()
+                );
+            };
+            messages.push(event.message());
         }
         messages
     }

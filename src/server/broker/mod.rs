@@ -247,6 +247,11 @@ pub trait Broker: Send + Sync + 'static {
     /// Redis lost) and prunes those rooms of the people of dead nodes.
     async fn refresh_presence(&self, present: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()>;
 
+    /// Makes sure that this node receives the rooms' live traffic from now on, before a
+    /// stream that was just subscribed to them in the hub reads anything. Only a broker
+    /// that subscribes per room (the cluster's) has anything to do.
+    async fn watch(&self, _rooms: &[RoomName]) {}
+
     /// Whether the broker answers now.
     async fn ready(&self) -> bool;
 

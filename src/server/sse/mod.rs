@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     awareness::{StreamRequest, StreamRequestError, StreamRoom, parse_stream_event_id},
-    message::{InvalidRoom, MessageId},
+    message::{InvalidRoom, MessageId, RoomName},
 };
 use axum::{
     body::Body,
@@ -114,6 +114,8 @@ async fn open(
             Feed::new(room.clone(), hub.subscribe(room), *after, many)
         })
         .collect();
+    let rooms: Vec<RoomName> = request.rooms.iter().map(|r| r.room.clone()).collect();
+    state.broker.watch(&rooms).await;
     // A person is a session that holds its name. The signature is checked here; the
     // hold is checked (and extended: listening is use) in the step that enters them, below.
     let token = Token::from_headers(&headers, &state.cookie.key);

@@ -5,7 +5,7 @@ use super::{
     RECONNECT_MIN, Store, log, now_ms, presence,
 };
 use crate::{
-    message::MessageId,
+    message::{MessageId, RoomName},
     server::{hub::Hub, log::Entry},
 };
 use anyhow::Context;
@@ -80,21 +80,8 @@ impl Listener {
             tokio::select! {
                 message = stream.next() => {
                     let message = message.context("the Pub/Sub connection closed")?;
-                    let Some(room) = self.store.keys.room_of_channel(message.get_channel_name()) else {
-                        continue;
-                    };
-                    let payload = message.get_payload_bytes();
-                    let parsed = if let Some(presence) = presence::parse_presence(&room, payload) {
-                        presence.map(|presence| self.hub.presence(&presence))
-                    } else if let Some(person) = presence::parse_person(payload) {
-                        person.map(|(kind, name)| self.hub.person(kind, &room, &name))
-                    } else {
-                        log::parse_live(room, payload).map(|entry| {
-                            self.hub.dispatch(&entry);
-                        })
-                    };
-                    if let Err(error) = parsed {
-                        tracing::warn!(error = format!("{error:#}"), "ignoring a malformed Pub/Sub message");
+                    if let Some(room) = self.store.keys.room_of_channel(message.get_channel_name()) {
+                        deliver(&self.hub, room, message.get_payload_bytes());
                     }
                 }
                 _ = ping.tick() => {
@@ -114,48 +101,81 @@ impl Listener {
     /// Delivers what each room open on this node missed while the subscription was down,
     /// or tells its subscribers to resync when the stream no longer holds all of it.
     async fn catch_up(&self) -> anyhow::Result<()> {
-        let floor = self
-            .state
-            .last_ok_ms
-            .load(Ordering::Acquire)
-            .saturating_sub(CLOCK_SKEW_MS);
-        let rooms = self.hub.active_rooms();
-        for (room, last) in rooms.iter().cloned() {
-            let from = last.unwrap_or(MessageId::new(floor, 0));
-            // Bounded by the stream's MAXLEN: this runs per room open on this node after a
-            // reconnect, not on a client's request.
-            let entries = self.store.range_from(&room, from, None).await?;
-            let retained = entries.first().is_some_and(|e| e.id() == from);
-            if let Some(last) = last
-                && !retained
-                && !entries.is_empty()
-                && self
-                    .store
-                    .max_deleted(&room)
-                    .await?
-                    .is_some_and(|d| d > last)
-            {
-                tracing::warn!(%room, "missed messages are no longer retained; resyncing the room");
-                self.hub.resync(&room, entries.first().map(Entry::id));
-                continue;
-            }
-            let missed = entries.iter().filter(|m| self.hub.dispatch(m)).count();
-            if missed > 0 {
-                metrics::counter!("chat_broker_caught_up_total").increment(missed as u64);
-                tracing::info!(%room, missed, "caught up after reconnecting to Redis");
-            }
-        }
-        // Joins, leaves and typing are not logged: what went out while the subscription
-        // was down is lost, so each room's listeners get its presence as it stands now.
-        // After the messages, and best effort: the nodes' refreshes repair it too.
-        for (room, _) in &rooms {
-            match self.store.presence(&self.presence_read, room).await {
-                Ok(presence) => self.hub.presence(&presence),
-                Err(error) => {
-                    tracing::warn!(%room, error = format!("{error:#}"), "cannot resend presence");
-                }
-            }
-        }
-        Ok(())
+        let floor = self.state.last_ok_ms.load(Ordering::Acquire);
+        catch_up(
+            &self.store,
+            &self.presence_read,
+            &self.hub,
+            &self.hub.active_rooms(),
+            floor,
+        )
+        .await
     }
+}
+
+/// Hands a room's Pub/Sub payload to the hub: a log entry, a person's event or a
+/// presence. A malformed one is logged and dropped.
+pub(super) fn deliver(hub: &Hub, room: RoomName, payload: &[u8]) {
+    let parsed = if let Some(presence) = presence::parse_presence(&room, payload) {
+        presence.map(|presence| hub.presence(&presence))
+    } else if let Some(person) = presence::parse_person(payload) {
+        person.map(|(kind, name)| hub.person(kind, &room, &name))
+    } else {
+        log::parse_live(room, payload).map(|entry| {
+            hub.dispatch(&entry);
+        })
+    };
+    if let Err(error) = parsed {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "ignoring a malformed Pub/Sub message"
+        );
+    }
+}
+
+/// Delivers what each of `rooms` (with the newest id delivered there) missed while its
+/// subscription was down, from `floor_ms` for a room that has had no message since it
+/// opened; or tells its subscribers to resync when the stream no longer holds all of it.
+/// Then sends each room's presence as it stands.
+pub(super) async fn catch_up(
+    store: &Store,
+    presence_read: &Script,
+    hub: &Hub,
+    rooms: &[(RoomName, Option<MessageId>)],
+    floor_ms: u64,
+) -> anyhow::Result<()> {
+    let floor = floor_ms.saturating_sub(CLOCK_SKEW_MS);
+    for (room, last) in rooms.iter().cloned() {
+        let from = last.unwrap_or(MessageId::new(floor, 0));
+        // Bounded by the stream's MAXLEN: this runs per room open on this node after a
+        // reconnect, not on a client's request.
+        let entries = store.range_from(&room, from, None).await?;
+        let retained = entries.first().is_some_and(|e| e.id() == from);
+        if let Some(last) = last
+            && !retained
+            && !entries.is_empty()
+            && store.max_deleted(&room).await?.is_some_and(|d| d > last)
+        {
+            tracing::warn!(%room, "missed messages are no longer retained; resyncing the room");
+            hub.resync(&room, entries.first().map(Entry::id));
+            continue;
+        }
+        let missed = entries.iter().filter(|m| hub.dispatch(m)).count();
+        if missed > 0 {
+            metrics::counter!("chat_broker_caught_up_total").increment(missed as u64);
+            tracing::info!(%room, missed, "caught up after reconnecting to Redis");
+        }
+    }
+    // Joins, leaves and typing are not logged: what went out while the subscription
+    // was down is lost, so each room's listeners get its presence as it stands now.
+    // After the messages, and best effort: the nodes' refreshes repair it too.
+    for (room, _) in rooms {
+        match store.presence(presence_read, room).await {
+            Ok(presence) => hub.presence(&presence),
+            Err(error) => {
+                tracing::warn!(%room, error = format!("{error:#}"), "cannot resend presence");
+            }
+        }
+    }
+    Ok(())
 }

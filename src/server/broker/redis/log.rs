@@ -21,7 +21,7 @@
 //! change is read and applied again: so concurrent reactions from many nodes all count.
 //! Pub/Sub payloads: `u\n<entry id>\n<JSON>` and `d\n<entry id>\n<message id>`.
 
-use super::{RedisBroker, interval_us, unavailable};
+use super::{RedisBroker, interval_us, publishing_script, unavailable};
 use crate::{
     message::{ChatMessage, Deleted, DisplayName, MessageId, RoomName},
     server::{
@@ -33,7 +33,7 @@ use crate::{
     },
 };
 use anyhow::{Context, anyhow, bail};
-use redis::{Script, Value};
+use redis::{AsyncCommands, Script, Value};
 use std::time::Duration;
 
 /// How many times a change is read and applied again when another node changed the
@@ -97,7 +97,8 @@ return out
 "#
 );
 
-/// `KEYS`: log, index, state, name hold, name rate. `ARGV`: session id, hold TTL (ms),
+/// `KEYS`: log, index, state, [name hold, name rate] (on a cluster, in another slot: the
+/// change is admitted before, by itself). `ARGV`: session id, hold TTL (ms),
 /// rate interval (µs), burst, message id, the state read ('' if none), the new state (''
 /// to delete), channel, messages kept, log length. A change does not extend the room's life (only a
 /// post does, as the room index counts posts): the state expires with the log.
@@ -109,12 +110,16 @@ const CHANGE_SCRIPT: &str = concat!(
     super::gcra_lua!(),
     log_lua!(),
     r#"
-if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1, ''} end
-redis.call('PEXPIRE', KEYS[4], ARGV[2])
+if KEYS[4] then
+  if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1, ''} end
+  redis.call('PEXPIRE', KEYS[4], ARGV[2])
+end
 if not redis.call('ZSCORE', KEYS[2], pad(ARGV[5])) then return {-3, ''} end
 if (redis.call('HGET', KEYS[3], ARGV[5]) or '') ~= ARGV[6] then return {-4, ''} end
-local wait = gcra(KEYS[5], tonumber(ARGV[3]), tonumber(ARGV[4]))
-if wait > 0 then return {-2, string.format('%d', wait)} end
+if KEYS[5] then
+  local wait = gcra(KEYS[5], tonumber(ARGV[3]), tonumber(ARGV[4]))
+  if wait > 0 then return {-2, string.format('%d', wait)} end
+end
 local id
 if ARGV[7] == '' then
   id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[5])
@@ -139,10 +144,10 @@ pub(super) struct LogScripts {
 }
 
 impl LogScripts {
-    pub fn new() -> Self {
+    pub fn new(sharded: bool) -> Self {
         Self {
             history: Script::new(HISTORY_SCRIPT),
-            change: Script::new(CHANGE_SCRIPT),
+            change: publishing_script(CHANGE_SCRIPT, sharded),
         }
     }
 }
@@ -178,6 +183,11 @@ impl RedisBroker {
     }
 
     pub(super) async fn apply_change(&self, change: Change) -> BrokerResult<Changed> {
+        if self.cluster.is_some() {
+            // The hold and the post limit are in the name's slot, not the room's: checked
+            // and counted once, before the change, by themselves.
+            self.admit(&change.author).await?;
+        }
         for _ in 0..CHANGE_ATTEMPTS {
             let (current, stored) = self.read_message(&change).await?;
             let outcome = changes::apply(&current, &change.kind, &change.author, super::now_ms())?;
@@ -203,24 +213,24 @@ impl RedisBroker {
     /// holds their name, as a post would be.
     async fn read_message(&self, change: &Change) -> BrokerResult<(ChatMessage, String)> {
         let (room, id) = (&change.room, change.id);
-        let (holder, indexed, state, entries): (
-            Option<String>,
-            Option<f64>,
-            Option<String>,
-            Value,
-        ) = redis::pipe()
-            .atomic()
-            .get(self.keys.name(&change.author.name))
+        // The hold is in the name's slot, the rest in the room's: two reads at once.
+        let (mut for_hold, mut for_message) = (self.connection.clone(), self.connection.clone());
+        let holder = for_hold.get::<_, Option<String>>(self.keys.name(&change.author.name));
+        let mut read = redis::pipe();
+        read.atomic()
             .zscore(self.keys.ids(room), padded(id))
             .hget(self.keys.state(room), id.to_string())
             .cmd("XRANGE")
             .arg(self.keys.log(room))
             .arg(id.to_string())
-            .arg(id.to_string())
-            .query_async(&mut self.connection.clone())
-            .await
-            .context("reading a message")
+            .arg(id.to_string());
+        let message = read.query_async::<(Option<f64>, Option<String>, Value)>(&mut for_message);
+        let (holder, message) = tokio::join!(holder, message);
+        let holder = holder
+            .context("reading a name's hold")
             .map_err(unavailable)?;
+        let (indexed, state, entries) =
+            message.context("reading a message").map_err(unavailable)?;
         if holder.as_deref() != Some(change.author.session_id.as_str()) {
             return Err(BrokerError::Revoked);
         }
@@ -248,14 +258,16 @@ impl RedisBroker {
     ) -> BrokerResult<bool> {
         let room = &change.room;
         let author = &change.author;
-        let (outcome, reply): (i64, String) = self
-            .log_scripts
-            .change
-            .key(self.keys.log(room))
+        let mut invocation = self.log_scripts.change.key(self.keys.log(room));
+        invocation
             .key(self.keys.ids(room))
-            .key(self.keys.state(room))
-            .key(self.keys.name(&author.name))
-            .key(self.keys.rate(&author.name))
+            .key(self.keys.state(room));
+        if self.cluster.is_none() {
+            invocation
+                .key(self.keys.name(&author.name))
+                .key(self.keys.rate(&author.name));
+        }
+        let (outcome, reply): (i64, String) = invocation
             .arg(&author.session_id)
             .arg(self.name_idle_ms())
             .arg(interval_us(self.limits.post_rate))

@@ -7,10 +7,14 @@
 //! | `P:room:{room}:log` | Stream | the room's log: its last `CHAT_HISTORY_LIMIT` messages and the changes to them (see [`log`](self::log)); with the room's `ids` and `state`, expires after `CHAT_ROOM_IDLE_DAYS` without a post |
 //! | `P:room:{room}:live` | Pub/Sub channel | each log entry as it is stored |
 //! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS`; a room trimmed from it loses its log too |
-//! | `P:post:{room}:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
+//! | `P:room:{room}:post:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
 //! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (canonical form) |
 //! | `P:rate:{name}` | string, short TTL | the name's post limit: the GCRA "theoretical arrival time", in µs |
 //! | `P:signin:{address}` | string, short TTL | the client address's sign-in limit, likewise |
+//!
+//! On a Redis Cluster (`REDIS_CLUSTER_URLS`), a room's name in its keys is a hash tag
+//! (`P:room:{lobby}:log`, braces included) and a name's hold and limit share one
+//! (`P:{name:ann}`, `P:{name:ann}:rate`); what else differs there is in [`cluster`].
 //!
 //! A post is one Lua script: check that the session still holds its name (and extend
 //! the hold), return the first message of a repeated `client_id`, apply the name's rate
@@ -20,9 +24,16 @@
 //! command connection and one Pub/Sub connection with a pattern subscription to every
 //! room's channel; nothing opens a connection per request or per SSE client.
 
+mod cluster;
+mod conn;
+mod keys;
 mod listener;
 mod log;
 mod presence;
+mod shards;
+mod store;
+
+pub use cluster::delete_prefix_on_cluster;
 
 pub use presence::PRESENCE_TTL;
 
@@ -33,12 +44,14 @@ use super::{
 use crate::{
     awareness::Presence,
     message::{ChatMessage, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis},
-    server::{hub::Hub, log::Entry},
+    server::hub::Hub,
 };
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use async_trait::async_trait;
+use conn::Conn;
+use keys::Keys;
 use redis::{
-    AsyncCommands, Client, Script, Value,
+    AsyncCommands, Client, Script,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use std::{
@@ -49,6 +62,7 @@ use std::{
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
+use store::Store;
 use tokio_util::sync::CancellationToken;
 
 /// How long a `client_id` is remembered.
@@ -89,6 +103,27 @@ end
 }
 pub(crate) use gcra_lua;
 
+/// Appends a message to a room's log (`append(log, index, state, [idempotency key],
+/// ARGV)`, `ARGV` as the publish script's), extends the room's keys, publishes it and
+/// remembers its idempotency key; returns its id. Shared by the one-Redis and the cluster
+/// post scripts.
+macro_rules! append_lua {
+    () => {
+        r#"
+local function append(log, ids, state, post)
+  local id = redis.call('XADD', log, '*', 's', ARGV[2], 't', ARGV[3])
+  redis.call('ZADD', ids, 0, pad(id))
+  trim(log, ids, state, tonumber(ARGV[1]), tonumber(ARGV[14]))
+  for _, key in ipairs({log, ids, state}) do redis.call('PEXPIRE', key, ARGV[12]) end
+  redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
+  if post then redis.call('SET', post, id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
+  return id
+end
+"#
+    };
+}
+pub(crate) use append_lua;
+
 /// `KEYS`: log, room index, name hold, name rate, history index, state, [idempotency key].
 /// `ARGV`: messages kept, sender, text, channel, room, idempotency TTL, room index
 /// limit, session id, hold TTL (ms), rate interval (µs, 0 for no limit), burst, room TTL
@@ -100,6 +135,7 @@ pub(crate) use gcra_lua;
 const PUBLISH_SCRIPT: &str = concat!(
     gcra_lua!(),
     log::log_lua!(),
+    append_lua!(),
     r#"
 if redis.call('GET', KEYS[3]) ~= ARGV[8] then return {-1, ''} end
 redis.call('PEXPIRE', KEYS[3], ARGV[9])
@@ -109,10 +145,7 @@ if KEYS[7] then
 end
 local wait = gcra(KEYS[4], tonumber(ARGV[10]), tonumber(ARGV[11]))
 if wait > 0 then return {-2, string.format('%d', wait)} end
-local id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 't', ARGV[3])
-redis.call('ZADD', KEYS[5], 0, pad(id))
-trim(KEYS[1], KEYS[5], KEYS[6], tonumber(ARGV[1]), tonumber(ARGV[14]))
-for _, key in ipairs({KEYS[1], KEYS[5], KEYS[6]}) do redis.call('PEXPIRE', key, ARGV[12]) end
+local id = append(KEYS[1], KEYS[5], KEYS[6], KEYS[7])
 local ms = tonumber(string.match(id, '^(%d+)'))
 redis.call('ZADD', KEYS[2], ms, ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (ms - tonumber(ARGV[12])))
@@ -124,8 +157,6 @@ if over > 0 then
   end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
 end
-redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-if KEYS[7] then redis.call('SET', KEYS[7], id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
 return {1, id}
 "#
 );
@@ -158,75 +189,8 @@ if ARGV[2] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('DEL', K
 return 1
 "#;
 
-/// Key names under the prefix.
-#[derive(Clone, Debug)]
-struct Keys {
-    prefix: String,
-}
-
-impl Keys {
-    fn log(&self, room: &RoomName) -> String {
-        format!("{}:room:{room}:log", self.prefix)
-    }
-
-    fn ids(&self, room: &RoomName) -> String {
-        format!("{}:room:{room}:ids", self.prefix)
-    }
-
-    fn state(&self, room: &RoomName) -> String {
-        format!("{}:room:{room}:state", self.prefix)
-    }
-
-    fn live(&self, room: &RoomName) -> String {
-        format!("{}:room:{room}:live", self.prefix)
-    }
-
-    fn rooms(&self) -> String {
-        format!("{}:rooms", self.prefix)
-    }
-
-    fn post(&self, room: &RoomName, session: &str, client_id: &str) -> String {
-        format!("{}:post:{room}:{session}:{client_id}", self.prefix)
-    }
-
-    fn name(&self, name: &DisplayName) -> String {
-        format!("{}:name:{}", self.prefix, name.canonical())
-    }
-
-    fn rate(&self, name: &DisplayName) -> String {
-        format!("{}:rate:{}", self.prefix, name.canonical())
-    }
-
-    fn signin(&self, client: IpAddr) -> String {
-        format!("{}:signin:{client}", self.prefix)
-    }
-
-    /// The prefix with its glob characters escaped, for `PSUBSCRIBE` and `SCAN` patterns.
-    fn escaped_prefix(&self) -> String {
-        let mut escaped = String::with_capacity(self.prefix.len() + 4);
-        for c in self.prefix.chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                escaped.push('\\');
-            }
-            escaped.push(c);
-        }
-        escaped
-    }
-
-    /// The pattern matching every room's channel.
-    fn live_pattern(&self) -> String {
-        format!("{}:room:*:live", self.escaped_prefix())
-    }
-
-    /// The room of a channel name, if it is one of ours.
-    fn room_of_channel(&self, channel: &str) -> Option<RoomName> {
-        let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(":room:")?;
-        RoomName::parse(rest.strip_suffix(":live")?).ok()
-    }
-}
-
 pub struct RedisBroker {
-    connection: ConnectionManager,
+    connection: Conn,
     keys: Keys,
     hub: Arc<Hub>,
     limits: Limits,
@@ -238,6 +202,8 @@ pub struct RedisBroker {
     /// This process's random id: its presence entries carry it.
     node_id: String,
     listener: Arc<ListenerState>,
+    /// On a cluster: its own scripts and its sharded subscriptions.
+    cluster: Option<cluster::ClusterParts>,
 }
 
 /// What the Pub/Sub task shares with the broker.
@@ -267,30 +233,7 @@ impl RedisBroker {
             .set_max_delay(RECONNECT_MAX);
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .context("creating the Redis connection manager")?;
-        let keys = Keys {
-            prefix: prefix.to_owned(),
-        };
-        let listener = Arc::new(ListenerState {
-            healthy: AtomicBool::new(false),
-            last_ok_ms: AtomicU64::new(now_ms()),
-        });
-        let broker = Self {
-            connection,
-            keys,
-            hub,
-            limits: Limits {
-                history: limits.history.max(1),
-                max_rooms: limits.max_rooms.max(1),
-                ..limits
-            },
-            publish: Script::new(PUBLISH_SCRIPT),
-            claim: Script::new(CLAIM_SCRIPT),
-            touch: Script::new(TOUCH_SCRIPT),
-            presence_scripts: presence::PresenceScripts::new(),
-            log_scripts: log::LogScripts::new(),
-            node_id: format!("{:016x}", rand::random::<u64>()),
-            listener,
-        };
+        let broker = Self::new(Conn::Single(connection), prefix, limits, hub, false);
         let task = listener::Listener {
             client,
             store: broker.store(),
@@ -300,6 +243,33 @@ impl RedisBroker {
         };
         tokio::spawn(task.run(shutdown));
         Ok(broker)
+    }
+
+    fn new(connection: Conn, prefix: &str, limits: Limits, hub: Arc<Hub>, sharded: bool) -> Self {
+        Self {
+            connection,
+            keys: Keys {
+                prefix: prefix.to_owned(),
+                tagged: sharded,
+            },
+            hub,
+            limits: Limits {
+                history: limits.history.max(1),
+                max_rooms: limits.max_rooms.max(1),
+                ..limits
+            },
+            publish: Script::new(PUBLISH_SCRIPT),
+            claim: Script::new(CLAIM_SCRIPT),
+            touch: Script::new(TOUCH_SCRIPT),
+            presence_scripts: presence::PresenceScripts::new(sharded),
+            log_scripts: log::LogScripts::new(sharded),
+            node_id: format!("{:016x}", rand::random::<u64>()),
+            listener: Arc::new(ListenerState {
+                healthy: AtomicBool::new(false),
+                last_ok_ms: AtomicU64::new(now_ms()),
+            }),
+            cluster: None,
+        }
     }
 
     fn name_idle_ms(&self) -> u64 {
@@ -312,44 +282,28 @@ impl RedisBroker {
             keys: self.keys.clone(),
         }
     }
-}
 
-#[async_trait]
-impl Broker for RedisBroker {
-    async fn publish(&self, new: NewMessage) -> BrokerResult<Published> {
-        let room = &new.room;
-        let author = &new.author;
-        let mut invocation = self.publish.key(self.keys.log(room));
-        invocation
-            .key(self.keys.rooms())
-            .key(self.keys.name(&author.name))
-            .key(self.keys.rate(&author.name))
-            .key(self.keys.ids(room))
-            .key(self.keys.state(room));
-        if let Some(client_id) = &new.client_id {
-            invocation.key(self.keys.post(room, &author.session_id, client_id));
-        }
-        let interval_us = interval_us(self.limits.post_rate);
+    /// The publish scripts' `ARGV` (see [`PUBLISH_SCRIPT`]).
+    fn post_args(&self, invocation: &mut redis::ScriptInvocation<'_>, new: &NewMessage) {
         invocation
             .arg(self.limits.history)
-            .arg(author.name.as_str())
+            .arg(new.author.name.as_str())
             .arg(new.text.as_str())
-            .arg(self.keys.live(room))
-            .arg(room.as_str())
+            .arg(self.keys.live(&new.room))
+            .arg(new.room.as_str())
             .arg(IDEMPOTENCY_TTL_SECS)
             .arg(self.limits.max_rooms)
-            .arg(&author.session_id)
+            .arg(&new.author.session_id)
             .arg(self.name_idle_ms())
-            .arg(interval_us)
+            .arg(interval_us(self.limits.post_rate))
             .arg(self.limits.post_burst)
             .arg(self.limits.room_idle.as_millis().max(1) as u64)
             .arg(format!("{}:room:", self.keys.prefix))
             .arg(self.limits.history * LOG_ENTRIES_PER_MESSAGE);
-        let (outcome, reply): (i64, String) = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("running the publish script")
-            .map_err(unavailable)?;
+    }
+
+    /// A publish script's answer as the post's outcome.
+    fn published(&self, outcome: i64, reply: String, new: NewMessage) -> BrokerResult<Published> {
         let (id, text) = match outcome {
             1 => (reply.as_str(), new.text.into_string()),
             0 => {
@@ -374,6 +328,71 @@ impl Broker for RedisBroker {
         } else {
             Published::Repeat(message)
         })
+    }
+
+    /// Whether the session holds its name (extending the hold if so).
+    async fn holds_name(&self, holder: &Holder) -> BrokerResult<bool> {
+        let held: i64 = self
+            .touch
+            .key(self.keys.name(&holder.name))
+            .arg(&holder.session_id)
+            .arg(self.name_idle_ms())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("checking a name's hold")
+            .map_err(unavailable)?;
+        Ok(held == 1)
+    }
+
+    /// Ends the session's hold on its name, if it has it.
+    async fn release(&self, holder: &Holder) -> BrokerResult<()> {
+        let _: i64 = self
+            .touch
+            .key(self.keys.name(&holder.name))
+            .arg(&holder.session_id)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("releasing a name")
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// A script that publishes on a room's channel: as it is on one Redis, and with
+/// `SPUBLISH` (sharded Pub/Sub, to the room's own slot) on a cluster.
+fn publishing_script(text: &str, sharded: bool) -> Script {
+    if sharded {
+        Script::new(&text.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'"))
+    } else {
+        Script::new(text)
+    }
+}
+
+#[async_trait]
+impl Broker for RedisBroker {
+    async fn publish(&self, new: NewMessage) -> BrokerResult<Published> {
+        if self.cluster.is_some() {
+            return self.publish_on_cluster(new).await;
+        }
+        let room = &new.room;
+        let author = &new.author;
+        let mut invocation = self.publish.key(self.keys.log(room));
+        invocation
+            .key(self.keys.rooms())
+            .key(self.keys.name(&author.name))
+            .key(self.keys.rate(&author.name))
+            .key(self.keys.ids(room))
+            .key(self.keys.state(room));
+        if let Some(client_id) = &new.client_id {
+            invocation.key(self.keys.post(room, &author.session_id, client_id));
+        }
+        self.post_args(&mut invocation, &new);
+        let (outcome, reply): (i64, String) = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("running the publish script")
+            .map_err(unavailable)?;
+        self.published(outcome, reply, new)
     }
 
     async fn history(
@@ -428,6 +447,9 @@ impl Broker for RedisBroker {
         previous: Option<&DisplayName>,
         client: IpAddr,
     ) -> BrokerResult<Claim> {
+        if self.cluster.is_some() {
+            return self.claim_on_cluster(holder, previous, client).await;
+        }
         let mut invocation = self.claim.key(self.keys.name(&holder.name));
         invocation.key(self.keys.signin(client));
         if let Some(previous) = previous {
@@ -452,28 +474,11 @@ impl Broker for RedisBroker {
     }
 
     async fn release_name(&self, holder: &Holder) -> BrokerResult<()> {
-        let _: i64 = self
-            .touch
-            .key(self.keys.name(&holder.name))
-            .arg(&holder.session_id)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("releasing a name")
-            .map_err(unavailable)?;
-        Ok(())
+        self.release(holder).await
     }
 
     async fn holds(&self, holder: &Holder) -> BrokerResult<bool> {
-        let held: i64 = self
-            .touch
-            .key(self.keys.name(&holder.name))
-            .arg(&holder.session_id)
-            .arg(self.name_idle_ms())
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("checking a name's hold")
-            .map_err(unavailable)?;
-        Ok(held == 1)
+        self.holds_name(holder).await
     }
 
     async fn enter(
@@ -501,6 +506,12 @@ impl Broker for RedisBroker {
         self.refresh_all(present).await
     }
 
+    async fn watch(&self, rooms: &[RoomName]) {
+        if let Some(cluster) = &self.cluster {
+            cluster.shards.watch(rooms).await;
+        }
+    }
+
     async fn ready(&self) -> bool {
         if !self.listener.healthy.load(Ordering::Acquire) {
             return false;
@@ -520,8 +531,14 @@ impl Broker for RedisBroker {
 /// so a large Redis is never blocked.
 pub fn delete_prefix(url: &str, prefix: &str) -> anyhow::Result<usize> {
     let mut connection = Client::open(url)?.get_connection()?;
+    delete_matching(&mut connection, prefix)
+}
+
+/// Deletes the keys under `prefix` on one Redis (or one master of a cluster).
+fn delete_matching(connection: &mut redis::Connection, prefix: &str) -> anyhow::Result<usize> {
     let keys = Keys {
         prefix: prefix.to_owned(),
+        tagged: false,
     };
     let pattern = format!("{}:*", keys.escaped_prefix());
     let keys: Vec<String> = redis::cmd("SCAN")
@@ -531,10 +548,16 @@ pub fn delete_prefix(url: &str, prefix: &str) -> anyhow::Result<usize> {
         .arg("COUNT")
         .arg(1000)
         .clone()
-        .iter::<String>(&mut connection)?
+        .iter::<String>(connection)?
         .collect::<Result<_, _>>()?;
+    // A pipeline of one-key `DEL`s: on a cluster master, keys of different slots cannot
+    // share one.
     for chunk in keys.chunks(500) {
-        redis::cmd("DEL").arg(chunk).exec(&mut connection)?;
+        let mut pipe = redis::pipe();
+        for key in chunk {
+            pipe.del(key).ignore();
+        }
+        pipe.exec(connection)?;
     }
     Ok(keys.len())
 }
@@ -553,121 +576,8 @@ fn unavailable(error: anyhow::Error) -> BrokerError {
     BrokerError::Unavailable(error)
 }
 
-/// Reads of a room's stream, shared by the broker and its Pub/Sub task.
-#[derive(Clone)]
-struct Store {
-    connection: ConnectionManager,
-    keys: Keys,
-}
-
-impl Store {
-    /// The retained log entries from `from` on, `from` included: all of them, or the
-    /// first `count`.
-    async fn range_from(
-        &self,
-        room: &RoomName,
-        from: MessageId,
-        count: Option<usize>,
-    ) -> anyhow::Result<Vec<Entry>> {
-        let mut command = redis::cmd("XRANGE");
-        command
-            .arg(self.keys.log(room))
-            .arg(from.to_string())
-            .arg("+");
-        if let Some(count) = count {
-            command.arg("COUNT").arg(count);
-        }
-        let reply: Value = command
-            .query_async(&mut self.connection.clone())
-            .await
-            .context("reading a room's stream")?;
-        log::parse_entries(room, reply)
-    }
-
-    /// The oldest retained log entry's id.
-    async fn oldest(&self, room: &RoomName) -> anyhow::Result<Option<MessageId>> {
-        let reply: Value = redis::cmd("XRANGE")
-            .arg(self.keys.log(room))
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut self.connection.clone())
-            .await
-            .context("reading a room's oldest message")?;
-        Ok(log::parse_entries(room, reply)?.first().map(Entry::id))
-    }
-
-    /// The newest id trimmed from a room's stream (`max-deleted-entry-id`, Redis 7), or
-    /// `None` when the stream does not exist.
-    async fn max_deleted(&self, room: &RoomName) -> anyhow::Result<Option<MessageId>> {
-        let mut connection = self.connection.clone();
-        let key = self.keys.log(room);
-        let exists: bool = connection.exists(&key).await.context("checking a stream")?;
-        if !exists {
-            return Ok(None);
-        }
-        let info: Value = redis::cmd("XINFO")
-            .arg("STREAM")
-            .arg(&key)
-            .query_async(&mut connection)
-            .await
-            .context("reading stream info")?;
-        let fields: Vec<(String, Value)> = match info {
-            Value::Map(pairs) => pairs
-                .into_iter()
-                .filter_map(|(k, v)| Some((redis::from_redis_value::<String>(k).ok()?, v)))
-                .collect(),
-            Value::Array(items) => items
-                .chunks_exact(2)
-                .filter_map(|kv| {
-                    Some((
-                        redis::from_redis_value_ref::<String>(&kv[0]).ok()?,
-                        kv[1].clone(),
-                    ))
-                })
-                .collect(),
-            other => bail!("unexpected XINFO reply {other:?}"),
-        };
-        let id = fields
-            .into_iter()
-            .find(|(k, _)| k == "max-deleted-entry-id")
-            .context("XINFO has no max-deleted-entry-id (Redis 7 or later is required)")?
-            .1;
-        let id: String = redis::from_redis_value(id).context("reading max-deleted-entry-id")?;
-        Ok(Some(
-            id.parse()
-                .map_err(|_| anyhow!("bad max-deleted-entry-id {id:?}"))?,
-        ))
-    }
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn channel_names_map_back_to_rooms() {
-        let keys = Keys {
-            prefix: "chat".into(),
-        };
-        let room = RoomName::parse("dev-ops").unwrap();
-        assert_eq!(keys.room_of_channel(&keys.live(&room)), Some(room));
-        assert_eq!(keys.room_of_channel("chat:room:Bad:live"), None);
-        assert_eq!(keys.room_of_channel("other:room:a:live"), None);
-    }
-
-    #[test]
-    fn glob_characters_in_the_prefix_are_escaped() {
-        let keys = Keys {
-            prefix: "t*[1]?".into(),
-        };
-        assert_eq!(keys.live_pattern(), r"t\*\[1\]\?:room:*:live");
-    }
 }

@@ -6,7 +6,7 @@
 //! | `P:room:{room}:here` | sorted set | `node \n canonical \n name` → expiry (ms, Redis time): one entry per person per node |
 //! | `P:room:{room}:people` | hash | canonical name → how many nodes have the person |
 //! | `P:room:{room}:names` | sorted set, all scores 0 | `canonical \n name`: who is online, in case-insensitive order |
-//! | `P:typing:{room}:{canonical}` | string, 2 s | the person's last `typing` |
+//! | `P:room:{room}:typing:{canonical}` | string, 2 s | the person's last `typing` |
 //!
 //! A node's entries live [`PRESENCE_TTL`] past its last refresh (every
 //! [`REFRESH_EVERY`](crate::server::presence::REFRESH_EVERY)). Entering, refreshing and
@@ -20,7 +20,7 @@
 //! the room across the 100-person limit, either way, sends the room's presence instead,
 //! `p\ncount\nname...`: so a list that stopped getting joins and leaves is made right.
 
-use super::{Keys, RedisBroker, Store, unavailable};
+use super::{Keys, RedisBroker, Store, publishing_script, unavailable};
 use crate::{
     awareness::{
         JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
@@ -142,12 +142,15 @@ return {redis.call('ZCARD', KEYS[3]), redis.call('ZRANGE', KEYS[3], 0, tonumber(
 "#
 );
 
-/// `KEYS`: the person's typing key, their name's hold. `ARGV`: throttle (ms), channel,
+/// `KEYS`: the person's typing key, [their name's hold]. `ARGV`: throttle (ms), channel,
 /// name, session id, hold TTL (ms). Returns -1 when the session no longer holds the name;
-/// else extends the hold and sends `typing` unless the typing key is still there.
+/// else extends the hold and sends `typing` unless the typing key is still there. On a
+/// cluster the hold is in another slot, so it is checked before, by itself.
 const TYPING_SCRIPT: &str = r#"
-if redis.call('GET', KEYS[2]) ~= ARGV[4] then return -1 end
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if KEYS[2] then
+  if redis.call('GET', KEYS[2]) ~= ARGV[4] then return -1 end
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+end
 if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
   redis.call('PUBLISH', ARGV[2], 't\n' .. ARGV[3])
   return 1
@@ -164,31 +167,31 @@ pub struct PresenceScripts {
 }
 
 impl PresenceScripts {
-    pub fn new() -> Self {
+    pub fn new(sharded: bool) -> Self {
         Self {
-            enter: redis::Script::new(ENTER_SCRIPT),
-            leave: redis::Script::new(LEAVE_SCRIPT),
-            read: redis::Script::new(PRESENCE_SCRIPT),
-            typing: redis::Script::new(TYPING_SCRIPT),
+            enter: publishing_script(ENTER_SCRIPT, sharded),
+            leave: publishing_script(LEAVE_SCRIPT, sharded),
+            read: publishing_script(PRESENCE_SCRIPT, sharded),
+            typing: publishing_script(TYPING_SCRIPT, sharded),
         }
     }
 }
 
 impl Keys {
-    fn here(&self, room: &RoomName) -> String {
-        format!("{}:room:{room}:here", self.prefix)
+    pub(super) fn here(&self, room: &RoomName) -> String {
+        self.room_key(room, "here")
     }
 
     fn people(&self, room: &RoomName) -> String {
-        format!("{}:room:{room}:people", self.prefix)
+        self.room_key(room, "people")
     }
 
     fn names(&self, room: &RoomName) -> String {
-        format!("{}:room:{room}:names", self.prefix)
+        self.room_key(room, "names")
     }
 
-    fn typing(&self, room: &RoomName, person: &DisplayName) -> String {
-        format!("{}:typing:{room}:{}", self.prefix, person.canonical())
+    pub(super) fn typing(&self, room: &RoomName, person: &DisplayName) -> String {
+        self.room_key(room, &format!("typing:{}", person.canonical()))
     }
 
     /// `script` with a room's three presence keys, in the order the scripts read them.
@@ -318,7 +321,12 @@ impl RedisBroker {
     ) -> BrokerResult<Option<Presence>> {
         let mut invocation = self.keys.presence(&self.presence_scripts.enter, room);
         if let Some(holder) = holder {
-            invocation.key(self.keys.name(&holder.name));
+            if self.cluster.is_none() {
+                invocation.key(self.keys.name(&holder.name));
+            } else if !self.holds_name(holder).await? {
+                // On a cluster the hold is in another slot: checked first, by itself.
+                return Ok(None);
+            }
         }
         invocation
             .arg(&self.node_id)
@@ -370,11 +378,16 @@ impl RedisBroker {
     }
 
     pub(super) async fn send_typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()> {
-        let outcome: i64 = self
+        let mut invocation = self
             .presence_scripts
             .typing
-            .key(self.keys.typing(room, &person.name))
-            .key(self.keys.name(&person.name))
+            .key(self.keys.typing(room, &person.name));
+        if self.cluster.is_none() {
+            invocation.key(self.keys.name(&person.name));
+        } else if !self.holds_name(person).await? {
+            return Err(BrokerError::Revoked);
+        }
+        let outcome: i64 = invocation
             .arg(TYPING_THROTTLE_MS)
             .arg(self.keys.live(room))
             .arg(person.name.as_str())

@@ -1,0 +1,417 @@
+//! The broker on a Redis Cluster (`REDIS_CLUSTER_URLS`): what differs from one Redis.
+//!
+//! **Slots.** Every key and the channel of one room carry the room as a hash tag
+//! (`P:room:{lobby}:log`), so a room lives on one master and each post, change and
+//! presence step stays one atomic script there. A name's hold and post limit share a
+//! tag of their own (`P:{name:ann}`, `P:{name:ann}:rate`), so they are checked and
+//! counted by one script in the name's slot. The room index (`P:rooms`) and the sign-in
+//! limits are single keys, each in its own slot.
+//!
+//! **Scripts that would cross slots are split**, in this order, for a post: the
+//! idempotency record is read (a repeat is answered without counting against the
+//! limit); then the name's hold is checked and its limit counted (`ADMIT`); then the
+//! room's script checks the idempotency record again, appends, trims, and publishes with
+//! `SPUBLISH`, all in one step; then `WAIT 1` makes sure a replica has it before the post
+//! is answered `201`, so a failover cannot lose an accepted message; last, the room
+//! index is updated (and rooms trimmed from it deleted, each in its own slot). So a
+//! session whose name is taken over between the second step and the third can still get
+//! one post in: a window of one round trip, where one Redis has none.
+//!
+//! **Pub/Sub: one sharded channel per room, subscribed only where the room has
+//! listeners** (see [`shards`](super::shards)). Each message crosses the cluster bus
+//! once, to the master that owns the room's slot, and reaches only the nodes that
+//! subscribed to that room: a node with listeners in 5 of 500 busy rooms receives 1% of
+//! the traffic, where the pattern subscription on one Redis receives all of it. A fixed
+//! set of partitions (Centrifuge's way) would bound the number of subscriptions, but a
+//! room's script can only `SPUBLISH` to a channel in its own slot, so a partition would
+//! have to be published to outside the script, and a node crash between the append and
+//! the publish would leave listeners without a message until their next reconnect.
+//! Subscriptions are cheap (one command per room opened on a node, on the connection
+//! the cluster client already holds to that master), so per room it is.
+
+use super::{
+    COMMAND_TIMEOUT, Conn, RedisBroker, append_lua, gcra_lua, interval_us, log, publishing_script,
+    shards::Shards, store::reply_fields, unavailable,
+};
+use crate::{
+    message::RoomName,
+    server::{
+        broker::{BrokerError, BrokerResult, Claim, Holder, Limits, NewMessage, Published},
+        hub::Hub,
+    },
+};
+use anyhow::{Context, anyhow};
+use redis::{
+    AsyncCommands, Script, Value,
+    cluster::{ClusterClientBuilder, ClusterConfig},
+    cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr},
+};
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+/// How long a post waits for a replica to acknowledge it.
+const REPLICATION_WAIT_MS: u64 = 1_000;
+
+/// `KEYS`: a name's hold, its post limit. `ARGV`: session id, hold TTL (ms), rate
+/// interval (µs, 0 for no limit), burst. `{1, ""}`, or `{-1, ""}` when the session no
+/// longer holds the name, or `{-2, wait µs}` past the limit.
+const ADMIT_SCRIPT: &str = concat!(
+    gcra_lua!(),
+    r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local wait = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+if wait > 0 then return {-2, string.format('%d', wait)} end
+return {1, ''}
+"#
+);
+
+/// `KEYS`: log, history index, state, [idempotency key]; `ARGV` as the one-Redis publish
+/// script's. `{1, id}` for a new message, `{0, "id\ntext"}` for a repeat.
+const POST_SCRIPT: &str = concat!(
+    log::log_lua!(),
+    append_lua!(),
+    r#"
+if KEYS[4] then
+  local prior = redis.call('GET', KEYS[4])
+  if prior then return {0, prior} end
+end
+return {1, append(KEYS[1], KEYS[2], KEYS[3], KEYS[4])}
+"#
+);
+
+/// `KEYS`: the room index. `ARGV`: the message's time (ms), room, room TTL (ms), index
+/// limit. Returns the rooms trimmed from the index, whose keys the caller deletes.
+const INDEX_SCRIPT: &str = r#"
+local ms = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], ms, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ms - tonumber(ARGV[3])))
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over <= 0 then return {} end
+local trimmed = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+return trimmed
+"#;
+
+/// `KEYS`: a sign-in limit. `ARGV`: interval (µs, 0 for no limit), burst. 0, or the wait.
+const SIGNIN_SCRIPT: &str = concat!(
+    gcra_lua!(),
+    "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
+);
+
+/// `KEYS`: a name's hold. `ARGV`: session id, hold TTL (ms). 1 when the session holds
+/// the name now, 0 when another does.
+const CLAIM_SCRIPT: &str = r#"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"#;
+
+/// What only a cluster broker has.
+pub(super) struct ClusterParts {
+    admit: Script,
+    post: Script,
+    index: Script,
+    signin: Script,
+    claim: Script,
+    pub(super) shards: Arc<Shards>,
+}
+
+impl RedisBroker {
+    /// Connects lazily, as on one Redis: the node starts while the cluster is down.
+    pub fn start_cluster(
+        urls: &[String],
+        prefix: &str,
+        limits: Limits,
+        hub: Arc<Hub>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
+        let client = ClusterClientBuilder::new(urls.iter().map(String::as_str))
+            .use_protocol(redis::ProtocolVersion::RESP3)
+            .push_sender(pushes)
+            // A post while a master fails over answers 503 within a few seconds, instead
+            // of waiting out the client's default of 16 retries.
+            .retries(3)
+            .max_retry_wait(500)
+            .overall_response_timeout(Some(COMMAND_TIMEOUT * 2))
+            .build()
+            .context("parsing REDIS_CLUSTER_URLS")?;
+        let connection = client.get_pending_async_connection_with_config(
+            ClusterConfig::new()
+                .set_connection_timeout(COMMAND_TIMEOUT)
+                .set_response_timeout(COMMAND_TIMEOUT),
+        );
+        let parts = |shards| ClusterParts {
+            admit: Script::new(ADMIT_SCRIPT),
+            post: publishing_script(POST_SCRIPT, true),
+            index: Script::new(INDEX_SCRIPT),
+            signin: Script::new(SIGNIN_SCRIPT),
+            claim: Script::new(CLAIM_SCRIPT),
+            shards,
+        };
+        let mut broker = Self::new(Conn::Cluster(connection.clone()), prefix, limits, hub, true);
+        let shards = Shards::new(
+            connection,
+            broker.store(),
+            broker.presence_scripts.read.clone(),
+            Arc::clone(&broker.hub),
+            Arc::clone(&broker.listener),
+        );
+        tokio::spawn(Arc::clone(&shards).run(received, shutdown));
+        broker.cluster = Some(parts(shards));
+        Ok(broker)
+    }
+
+    fn parts(&self) -> &ClusterParts {
+        self.cluster.as_ref().expect("a cluster broker")
+    }
+
+    /// Checks that the author still holds their name and counts the post limit.
+    pub(super) async fn admit(&self, author: &Holder) -> BrokerResult<()> {
+        let (outcome, reply): (i64, String) = self
+            .parts()
+            .admit
+            .key(self.keys.name(&author.name))
+            .key(self.keys.rate(&author.name))
+            .arg(&author.session_id)
+            .arg(self.name_idle_ms())
+            .arg(interval_us(self.limits.post_rate))
+            .arg(self.limits.post_burst)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("admitting a post")
+            .map_err(unavailable)?;
+        match outcome {
+            1 => Ok(()),
+            -1 => Err(BrokerError::Revoked),
+            _ => Err(BrokerError::RateLimited(Duration::from_micros(
+                reply.parse().unwrap_or(1_000_000),
+            ))),
+        }
+    }
+
+    pub(super) async fn publish_on_cluster(&self, new: NewMessage) -> BrokerResult<Published> {
+        let (room, author) = (&new.room, &new.author);
+        let repeat_key = new
+            .client_id
+            .as_ref()
+            .map(|id| self.keys.post(room, &author.session_id, id));
+        if let Some(key) = &repeat_key {
+            let prior: Option<String> = self
+                .connection
+                .clone()
+                .get(key)
+                .await
+                .context("reading an idempotency record")
+                .map_err(unavailable)?;
+            if let Some(prior) = prior {
+                if !self.holds_name(author).await? {
+                    return Err(BrokerError::Revoked);
+                }
+                return self.published(0, prior, new);
+            }
+        }
+        self.admit(author).await?;
+        let mut invocation = self.parts().post.key(self.keys.log(room));
+        invocation
+            .key(self.keys.ids(room))
+            .key(self.keys.state(room));
+        if let Some(key) = repeat_key {
+            invocation.key(key);
+        }
+        self.post_args(&mut invocation, &new);
+        let (outcome, reply): (i64, String) = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("running the post script")
+            .map_err(unavailable)?;
+        if outcome == 1 {
+            self.replicated(room).await?;
+            if let Err(error) = self.index(room, &reply).await {
+                // The message is stored and sent: the room list catches up on its next post.
+                tracing::warn!(%room, error = format!("{error:#}"), "cannot update the room index");
+            }
+        }
+        self.published(outcome, reply, new)
+    }
+
+    /// Waits until a replica of the room's master has what it just stored, so that a
+    /// failover cannot lose a message answered `201`. A master without replicas has
+    /// nothing to wait for.
+    async fn replicated(&self, room: &RoomName) -> BrokerResult<()> {
+        let Conn::Cluster(connection) = &self.connection else {
+            return Ok(());
+        };
+        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(
+            self.keys.log(room),
+            SlotAddr::Master,
+        )));
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(1).arg(REPLICATION_WAIT_MS);
+        let acked = connection
+            .clone()
+            .route_command(wait, route.clone())
+            .await
+            .context("waiting for a replica")
+            .map_err(unavailable)?;
+        if redis::from_redis_value::<i64>(acked).is_ok_and(|n| n >= 1) {
+            return Ok(());
+        }
+        // `ROLE` on a master: ["master", offset, [[host, port, offset], ...]].
+        let role = connection
+            .clone()
+            .route_command(redis::cmd("ROLE"), route)
+            .await
+            .context("reading a master's role")
+            .map_err(unavailable)?;
+        let has_replicas = match role {
+            Value::Array(parts) => parts
+                .get(2)
+                .is_some_and(|replicas| matches!(replicas, Value::Array(r) if !r.is_empty())),
+            _ => true,
+        };
+        if has_replicas {
+            return Err(unavailable(anyhow!(
+                "no replica of {room}'s master acknowledged the post within {REPLICATION_WAIT_MS} ms"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds the room to the room index at its new message's time, and deletes the rooms
+    /// that fall out of it.
+    async fn index(&self, room: &RoomName, id: &str) -> anyhow::Result<()> {
+        let ms: u64 = id
+            .split_once('-')
+            .and_then(|(ms, _)| ms.parse().ok())
+            .with_context(|| format!("a malformed id {id:?}"))?;
+        let trimmed: Vec<String> = self
+            .parts()
+            .index
+            .key(self.keys.rooms())
+            .arg(ms)
+            .arg(room.as_str())
+            .arg(self.limits.room_idle.as_millis().max(1) as u64)
+            .arg(self.limits.max_rooms)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("updating the room index")?;
+        for room in trimmed.iter().filter_map(|r| RoomName::parse(r).ok()) {
+            let _: () = self
+                .connection
+                .clone()
+                .del(&[
+                    self.keys.log(&room),
+                    self.keys.ids(&room),
+                    self.keys.state(&room),
+                ])
+                .await
+                .context("deleting a room trimmed from the index")?;
+        }
+        Ok(())
+    }
+
+    /// Claims a name: the address's sign-in limit, the name's hold and the release of
+    /// the session's previous name are three slots, so three steps.
+    pub(super) async fn claim_on_cluster(
+        &self,
+        holder: &Holder,
+        previous: Option<&crate::message::DisplayName>,
+        client: std::net::IpAddr,
+    ) -> BrokerResult<Claim> {
+        let wait: u64 = self
+            .parts()
+            .signin
+            .key(self.keys.signin(client))
+            .arg(interval_us(self.limits.signin_rate))
+            .arg(self.limits.signin_burst)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("counting a sign-in")
+            .map_err(unavailable)?;
+        if wait > 0 {
+            return Err(BrokerError::RateLimited(Duration::from_micros(wait)));
+        }
+        let granted: i64 = self
+            .parts()
+            .claim
+            .key(self.keys.name(&holder.name))
+            .arg(&holder.session_id)
+            .arg(self.name_idle_ms())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("claiming a name")
+            .map_err(unavailable)?;
+        if granted != 1 {
+            return Ok(Claim::Taken);
+        }
+        if let Some(previous) = previous.filter(|p| p.canonical() != holder.name.canonical()) {
+            let previous = Holder {
+                name: previous.clone(),
+                session_id: holder.session_id.clone(),
+            };
+            self.release(&previous).await?;
+        }
+        Ok(Claim::Granted)
+    }
+}
+
+/// [`super::delete_prefix`] on a cluster: every master's keys under `prefix`.
+pub fn delete_prefix_on_cluster(urls: &[String], prefix: &str) -> anyhow::Result<usize> {
+    // `CLUSTER SHARDS` (Redis 7), from the first seed that answers: each shard's nodes,
+    // with their role, health, address and port.
+    let shards: Value = urls
+        .iter()
+        .find_map(|url| {
+            let mut connection = redis::Client::open(url.as_str())
+                .ok()?
+                .get_connection()
+                .ok()?;
+            redis::cmd("CLUSTER")
+                .arg("SHARDS")
+                .query(&mut connection)
+                .ok()
+        })
+        .context("no node of the cluster answers")?;
+    let mut deleted = 0;
+    for address in masters(&shards) {
+        let mut master = redis::Client::open(format!("redis://{address}"))?.get_connection()?;
+        deleted += super::delete_matching(&mut master, prefix)?;
+    }
+    Ok(deleted)
+}
+
+/// `host:port` of each master in a `CLUSTER SHARDS` reply.
+fn masters(shards: &Value) -> Vec<String> {
+    let Value::Array(shards) = shards else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for shard in shards {
+        let Some((_, Value::Array(nodes))) =
+            reply_fields(shard).into_iter().find(|(k, _)| k == "nodes")
+        else {
+            continue;
+        };
+        for node in nodes {
+            let node = reply_fields(node);
+            let get = |name: &str| {
+                node.iter()
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| match v {
+                        Value::Int(n) => Some(n.to_string()),
+                        v => redis::from_redis_value_ref::<String>(v).ok(),
+                    })
+            };
+            if get("role").as_deref() == Some("master")
+                && get("health").as_deref() != Some("fail")
+                && let (Some(ip), Some(port)) = (get("ip"), get("port"))
+            {
+                found.push(format!("{ip}:{port}"));
+            }
+        }
+    }
+    found
+}

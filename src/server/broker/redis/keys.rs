@@ -1,0 +1,158 @@
+//! Key names under the prefix (the table is in the [module docs](super)).
+
+use crate::message::{DisplayName, RoomName};
+use std::net::IpAddr;
+
+/// Key names under the prefix.
+#[derive(Clone, Debug)]
+pub(super) struct Keys {
+    pub(super) prefix: String,
+    /// On a cluster, a room's name in its keys is a hash tag (`{room}`), so that every key
+    /// and the channel of one room share a slot.
+    pub(super) tagged: bool,
+}
+
+impl Keys {
+    /// `P:room:<room>:<what>`, with the room as a hash tag on a cluster.
+    pub(super) fn room_key(&self, room: &RoomName, what: &str) -> String {
+        if self.tagged {
+            format!("{}:room:{{{room}}}:{what}", self.prefix)
+        } else {
+            format!("{}:room:{room}:{what}", self.prefix)
+        }
+    }
+
+    pub(super) fn log(&self, room: &RoomName) -> String {
+        self.room_key(room, "log")
+    }
+
+    pub(super) fn ids(&self, room: &RoomName) -> String {
+        self.room_key(room, "ids")
+    }
+
+    pub(super) fn state(&self, room: &RoomName) -> String {
+        self.room_key(room, "state")
+    }
+
+    pub(super) fn live(&self, room: &RoomName) -> String {
+        self.room_key(room, "live")
+    }
+
+    pub(super) fn rooms(&self) -> String {
+        format!("{}:rooms", self.prefix)
+    }
+
+    pub(super) fn post(&self, room: &RoomName, session: &str, client_id: &str) -> String {
+        self.room_key(room, &format!("post:{session}:{client_id}"))
+    }
+
+    pub(super) fn name(&self, name: &DisplayName) -> String {
+        if self.tagged {
+            // One tag for the hold and the limit (see `cluster`).
+            format!("{}:{{name:{}}}", self.prefix, name.canonical())
+        } else {
+            format!("{}:name:{}", self.prefix, name.canonical())
+        }
+    }
+
+    pub(super) fn rate(&self, name: &DisplayName) -> String {
+        if self.tagged {
+            format!("{}:rate", self.name(name))
+        } else {
+            format!("{}:rate:{}", self.prefix, name.canonical())
+        }
+    }
+
+    pub(super) fn signin(&self, client: IpAddr) -> String {
+        format!("{}:signin:{client}", self.prefix)
+    }
+
+    /// The prefix with its glob characters escaped, for `PSUBSCRIBE` and `SCAN` patterns.
+    pub(super) fn escaped_prefix(&self) -> String {
+        let mut escaped = String::with_capacity(self.prefix.len() + 4);
+        for c in self.prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        escaped
+    }
+
+    /// The pattern matching every room's channel.
+    pub(super) fn live_pattern(&self) -> String {
+        format!("{}:room:*:live", self.escaped_prefix())
+    }
+
+    /// The room of a channel name, if it is one of ours.
+    pub(super) fn room_of_channel(&self, channel: &str) -> Option<RoomName> {
+        let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(":room:")?;
+        let room = rest.strip_suffix(":live")?;
+        let room = if self.tagged {
+            room.strip_prefix('{')?.strip_suffix('}')?
+        } else {
+            room
+        };
+        RoomName::parse(room).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_map_back_to_rooms() {
+        let keys = Keys {
+            prefix: "chat".into(),
+            tagged: false,
+        };
+        let room = RoomName::parse("dev-ops").unwrap();
+        assert_eq!(keys.room_of_channel(&keys.live(&room)), Some(room.clone()));
+        let tagged = Keys {
+            tagged: true,
+            ..keys.clone()
+        };
+        assert_eq!(tagged.live(&room), "chat:room:{dev-ops}:live");
+        assert_eq!(tagged.room_of_channel(&tagged.live(&room)), Some(room));
+        assert_eq!(tagged.room_of_channel("chat:room:dev-ops:live"), None);
+        assert_eq!(keys.room_of_channel("chat:room:Bad:live"), None);
+        assert_eq!(keys.room_of_channel("other:room:a:live"), None);
+    }
+
+    #[test]
+    fn on_a_cluster_a_room_and_a_name_each_keep_to_one_slot() {
+        use redis::cluster_routing::Slot;
+        let keys = Keys {
+            prefix: "chat".into(),
+            tagged: true,
+        };
+        let slot = |key: String| Slot::for_key(key);
+        let room = RoomName::parse("lobby").unwrap();
+        let name = DisplayName::parse("Mary Ann").unwrap();
+        let room_keys = [
+            keys.log(&room),
+            keys.ids(&room),
+            keys.state(&room),
+            keys.live(&room),
+            keys.post(&room, "session", "client"),
+            keys.here(&room),
+            keys.typing(&room, &name),
+        ];
+        assert!(
+            room_keys
+                .iter()
+                .all(|k| slot(k.clone()) == slot(keys.log(&room)))
+        );
+        assert_eq!(slot(keys.name(&name)), slot(keys.rate(&name)));
+    }
+
+    #[test]
+    fn glob_characters_in_the_prefix_are_escaped() {
+        let keys = Keys {
+            prefix: "t*[1]?".into(),
+            tagged: false,
+        };
+        assert_eq!(keys.live_pattern(), r"t\*\[1\]\?:room:*:live");
+    }
+}
