@@ -32,7 +32,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use fanout::FanoutOptions;
 use http::{Event, Target};
 use multi::MultiOptions;
-use server::{Launch, Server};
+use server::{Launch, RedisAt, Server};
 use std::{
     net::{IpAddr, Ipv4Addr},
     ops::Range,
@@ -61,6 +61,13 @@ struct Cli {
     /// Redis for `--broker redis`.
     #[arg(long, env = "TEST_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
+    /// Seed nodes for `--broker cluster` (comma-separated).
+    #[arg(
+        long,
+        env = "TEST_REDIS_CLUSTER_URLS",
+        default_value = "redis://127.0.0.1:7000"
+    )]
+    redis_cluster_urls: String,
     /// Server binary to start; by default `tiny-chat` beside this binary.
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -80,6 +87,8 @@ struct Cli {
 enum BrokerKind {
     Memory,
     Redis,
+    /// A Redis Cluster, at `--redis-cluster-urls`.
+    Cluster,
 }
 
 #[derive(Subcommand)]
@@ -225,6 +234,7 @@ impl Bench {
         let broker = match cli.broker {
             BrokerKind::Memory => "memory",
             BrokerKind::Redis => "redis",
+            BrokerKind::Cluster => "cluster",
         };
         if cli.url.is_none() {
             println!(
@@ -241,7 +251,16 @@ impl Bench {
             pid: cli.pid,
             launch: Launch {
                 binary,
-                redis_url: (cli.broker == BrokerKind::Redis).then(|| cli.redis_url.clone()),
+                redis: match cli.broker {
+                    BrokerKind::Memory => None,
+                    BrokerKind::Redis => Some(RedisAt::One(cli.redis_url.clone())),
+                    BrokerKind::Cluster => Some(RedisAt::Cluster(
+                        cli.redis_cluster_urls
+                            .split(',')
+                            .map(str::to_owned)
+                            .collect(),
+                    )),
+                },
                 history_limit: None,
                 leave_grace_secs: cli.leave_grace_secs,
             },

@@ -12,15 +12,22 @@ pub struct Server {
     pub addr: SocketAddr,
     pub pid: Option<u32>,
     child: Option<Child>,
-    /// Redis URL and key prefix to delete when done, for servers the bench started.
-    cleanup: Option<(String, String)>,
+    /// Redis and key prefix to delete when done, for servers the bench started.
+    cleanup: Option<(RedisAt, String)>,
+}
+
+/// The Redis a started server uses.
+#[derive(Clone, Debug)]
+pub enum RedisAt {
+    One(String),
+    Cluster(Vec<String>),
 }
 
 /// How to start a server.
 #[derive(Clone, Debug)]
 pub struct Launch {
     pub binary: PathBuf,
-    pub redis_url: Option<String>,
+    pub redis: Option<RedisAt>,
     pub history_limit: Option<u32>,
     /// `CHAT_LEAVE_GRACE_SECS`.
     pub leave_grace_secs: f64,
@@ -63,10 +70,13 @@ impl Server {
             .env("CHAT_MAX_STREAMS_PER_CLIENT", "0")
             .env("CHAT_LEAVE_GRACE_SECS", launch.leave_grace_secs.to_string())
             .env_remove("REDIS_URL")
+            .env_remove("REDIS_CLUSTER_URLS")
             .stdin(Stdio::null());
-        if let Some(url) = &launch.redis_url {
-            command.env("REDIS_URL", url);
-        }
+        match &launch.redis {
+            Some(RedisAt::One(url)) => command.env("REDIS_URL", url),
+            Some(RedisAt::Cluster(urls)) => command.env("REDIS_CLUSTER_URLS", urls.join(",")),
+            None => &mut command,
+        };
         if let Some(limit) = launch.history_limit {
             command.env("CHAT_HISTORY_LIMIT", limit.to_string());
         }
@@ -78,7 +88,7 @@ impl Server {
             addr,
             pid: Some(child.id()),
             child: Some(child),
-            cleanup: launch.redis_url.clone().map(|url| (url, prefix)),
+            cleanup: launch.redis.clone().map(|redis| (redis, prefix)),
         };
         let ready = server.wait_ready(started).await?;
         Ok((server, ready))
@@ -155,9 +165,16 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if let Some((url, prefix)) = self.cleanup.take()
-            && let Err(error) = tiny_chat::server::broker::redis::delete_prefix(&url, &prefix)
-        {
+        let Some((redis, prefix)) = self.cleanup.take() else {
+            return;
+        };
+        let deleted = match &redis {
+            RedisAt::One(url) => tiny_chat::server::broker::redis::delete_prefix(url, &prefix),
+            RedisAt::Cluster(urls) => {
+                tiny_chat::server::broker::redis::delete_prefix_on_cluster(urls, &prefix)
+            }
+        };
+        if let Err(error) = deleted {
             eprintln!("could not delete the bench's Redis keys under {prefix}: {error:#}");
         }
     }

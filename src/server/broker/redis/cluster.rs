@@ -228,11 +228,14 @@ impl RedisBroker {
             .context("running the post script")
             .map_err(unavailable)?;
         if outcome == 1 {
-            self.replicated(room).await?;
-            if let Err(error) = self.index(room, &reply).await {
+            // At once: the index is another slot, most likely another master.
+            let (replicated, indexed) =
+                tokio::join!(self.replicated(room), self.index(room, &reply));
+            if let Err(error) = indexed {
                 // The message is stored and sent: the room list catches up on its next post.
                 tracing::warn!(%room, error = format!("{error:#}"), "cannot update the room index");
             }
+            replicated?;
         }
         self.published(outcome, reply, new)
     }
