@@ -214,7 +214,9 @@ impl Bench {
             )
             .await?;
 
-        let mut poster = http::Poster::sign_in(server.addr, &self.name(room, 0)).await?;
+        let second = self.poster_node(&server).await?;
+        let post_to = second.as_ref().map_or(server.addr, |node| node.addr);
+        let mut poster = http::Poster::sign_in(post_to, &self.name(room, 0)).await?;
         let cpu_before = server.cpu_times();
         let started = Instant::now();
         let interval = Duration::from_secs_f64(1.0 / run.rate);

@@ -68,6 +68,11 @@ struct Cli {
         default_value = "redis://127.0.0.1:7000"
     )]
     redis_cluster_urls: String,
+    /// Start a second node of the same chat (same broker, same key prefix) and send the
+    /// posts of `fanout` and `post` through it: what crosses the broker between nodes.
+    /// CPU is still the first node's for `fanout` (the fan-out), the second's for `post`.
+    #[arg(long)]
+    two_nodes: bool,
     /// Server binary to start; by default `tiny-chat` beside this binary.
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -215,6 +220,8 @@ struct Bench {
     url: Option<String>,
     pid: Option<u32>,
     launch: Launch,
+    /// `--two-nodes`.
+    two_nodes: bool,
     sources: Vec<IpAddr>,
     epoch: Instant,
     /// Makes this run's names (and the rooms of scenarios that care) its own, so that a
@@ -264,6 +271,7 @@ impl Bench {
                 history_limit: None,
                 leave_grace_secs: cli.leave_grace_secs,
             },
+            two_nodes: cli.two_nodes,
             sources: (1..=cli.source_addrs)
                 .map(|n| IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)))
                 .collect(),
@@ -280,6 +288,14 @@ impl Bench {
             Some(url) => Server::existing(url, self.pid),
             None => Ok(Server::start(&self.launch).await?.0),
         }
+    }
+
+    /// With `--two-nodes`, the node that posts go through: a second one beside `first`.
+    async fn poster_node(&self, first: &Server) -> anyhow::Result<Option<Server>> {
+        if !self.two_nodes {
+            return Ok(None);
+        }
+        Ok(Some(Server::start_beside(&self.launch, first).await?))
     }
 
     fn source(&self, n: usize) -> Option<IpAddr> {

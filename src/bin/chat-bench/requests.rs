@@ -43,11 +43,13 @@ impl Bench {
                 },
             )
             .await?;
+        let second = self.poster_node(&server).await?;
+        let post_node = second.as_ref().unwrap_or(&server);
         let mut posters = Vec::new();
         for c in 0..clients {
-            posters.push(http::Poster::sign_in(server.addr, &self.name("poster", c)).await?);
+            posters.push(http::Poster::sign_in(post_node.addr, &self.name("poster", c)).await?);
         }
-        let cpu_before = server.cpu_seconds();
+        let cpu_before = post_node.cpu_seconds();
         let started = Instant::now();
         let mut jobs = Vec::new();
         for (c, mut poster) in posters.into_iter().enumerate() {
@@ -70,7 +72,7 @@ impl Bench {
             latencies.extend(job.await??);
         }
         let elapsed = started.elapsed();
-        let cpu = server.cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+        let cpu = post_node.cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
         latencies.sort();
         let expected = messages * subscribers;
         wait_until(Duration::from_secs(10), || {

@@ -52,11 +52,31 @@ impl Server {
     /// Starts the binary on a free port and returns once `/readyz` answers 200, with the
     /// time that took.
     pub async fn start(launch: &Launch) -> anyhow::Result<(Self, Duration)> {
+        Self::start_under(launch, None).await
+    }
+
+    /// A second node of `first`'s chat: the same broker and key prefix (`first` deletes
+    /// the keys when it is dropped).
+    pub async fn start_beside(launch: &Launch, first: &Server) -> anyhow::Result<Self> {
+        let prefix = first
+            .cleanup
+            .as_ref()
+            .map(|(_, prefix)| prefix.clone())
+            .context("a second node needs a first one on Redis that the bench started")?;
+        Ok(Self::start_under(launch, Some(prefix)).await?.0)
+    }
+
+    async fn start_under(
+        launch: &Launch,
+        shared_prefix: Option<String>,
+    ) -> anyhow::Result<(Self, Duration)> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        let prefix = format!("bench-{}-{port}", std::process::id());
+        let owns_prefix = shared_prefix.is_none();
+        let prefix =
+            shared_prefix.unwrap_or_else(|| format!("bench-{}-{port}", std::process::id()));
         let mut command = Command::new(&launch.binary);
         command
             .env("LEPTOS_SITE_ADDR", addr.to_string())
@@ -88,7 +108,11 @@ impl Server {
             addr,
             pid: Some(child.id()),
             child: Some(child),
-            cleanup: launch.redis.clone().map(|redis| (redis, prefix)),
+            cleanup: launch
+                .redis
+                .clone()
+                .filter(|_| owns_prefix)
+                .map(|redis| (redis, prefix)),
         };
         let ready = server.wait_ready(started).await?;
         Ok((server, ready))
