@@ -31,7 +31,7 @@
 
 use super::{
     COMMAND_TIMEOUT, Conn, RedisBroker, append_lua, gcra_lua, interval_us, log, publishing_script,
-    shards::Shards, store::reply_fields, unavailable,
+    rate_limited, shards::Shards, store::reply_fields, unavailable,
 };
 use crate::{
     message::RoomName,
@@ -143,14 +143,6 @@ impl RedisBroker {
                 .set_connection_timeout(COMMAND_TIMEOUT)
                 .set_response_timeout(COMMAND_TIMEOUT),
         );
-        let parts = |shards| ClusterParts {
-            admit: Script::new(ADMIT_SCRIPT),
-            post: publishing_script(POST_SCRIPT, true),
-            index: Script::new(INDEX_SCRIPT),
-            signin: Script::new(SIGNIN_SCRIPT),
-            claim: Script::new(CLAIM_SCRIPT),
-            shards,
-        };
         let mut broker = Self::new(Conn::Cluster(connection.clone()), prefix, limits, hub, true);
         let shards = Shards::new(
             connection,
@@ -160,7 +152,14 @@ impl RedisBroker {
             Arc::clone(&broker.listener),
         );
         tokio::spawn(Arc::clone(&shards).run(received, shutdown));
-        broker.cluster = Some(parts(shards));
+        broker.cluster = Some(ClusterParts {
+            admit: Script::new(ADMIT_SCRIPT),
+            post: publishing_script(POST_SCRIPT, true),
+            index: Script::new(INDEX_SCRIPT),
+            signin: Script::new(SIGNIN_SCRIPT),
+            claim: Script::new(CLAIM_SCRIPT),
+            shards,
+        });
         Ok(broker)
     }
 
@@ -186,9 +185,7 @@ impl RedisBroker {
         match outcome {
             1 => Ok(()),
             -1 => Err(BrokerError::Revoked),
-            _ => Err(BrokerError::RateLimited(Duration::from_micros(
-                reply.parse().unwrap_or(1_000_000),
-            ))),
+            _ => Err(rate_limited(&reply)),
         }
     }
 

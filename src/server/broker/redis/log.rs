@@ -21,7 +21,7 @@
 //! change is read and applied again: so concurrent reactions from many nodes all count.
 //! Pub/Sub payloads: `u\n<entry id>\n<JSON>` and `d\n<entry id>\n<message id>`.
 
-use super::{RedisBroker, interval_us, publishing_script, unavailable};
+use super::{RedisBroker, interval_us, publishing_script, rate_limited, unavailable};
 use crate::{
     message::{ChatMessage, Deleted, DisplayName, MessageId, RoomName},
     server::{
@@ -33,7 +33,7 @@ use crate::{
     },
 };
 use anyhow::{Context, anyhow, bail};
-use redis::{AsyncCommands, Script, Value};
+use redis::{Script, Value};
 use std::time::Duration;
 
 /// How many times a change is read and applied again when another node changed the
@@ -213,26 +213,41 @@ impl RedisBroker {
     /// holds their name, as a post would be.
     async fn read_message(&self, change: &Change) -> BrokerResult<(ChatMessage, String)> {
         let (room, id) = (&change.room, change.id);
-        // The hold is in the name's slot, the rest in the room's: two reads at once.
-        let (mut for_hold, mut for_message) = (self.connection.clone(), self.connection.clone());
-        let holder = for_hold.get::<_, Option<String>>(self.keys.name(&change.author.name));
         let mut read = redis::pipe();
-        read.atomic()
-            .zscore(self.keys.ids(room), padded(id))
+        read.atomic();
+        // On a cluster the hold is in another slot, and `admit` has checked it.
+        let check_hold = self.cluster.is_none();
+        if check_hold {
+            read.get(self.keys.name(&change.author.name));
+        }
+        read.zscore(self.keys.ids(room), padded(id))
             .hget(self.keys.state(room), id.to_string())
             .cmd("XRANGE")
             .arg(self.keys.log(room))
             .arg(id.to_string())
             .arg(id.to_string());
-        let message = read.query_async::<(Option<f64>, Option<String>, Value)>(&mut for_message);
-        let (holder, message) = tokio::join!(holder, message);
-        let holder = holder
-            .context("reading a name's hold")
+        let mut replies: Vec<Value> = read
+            .query_async(&mut self.connection.clone())
+            .await
+            .context("reading a message")
             .map_err(unavailable)?;
-        let (indexed, state, entries) =
-            message.context("reading a message").map_err(unavailable)?;
-        if holder.as_deref() != Some(change.author.session_id.as_str()) {
-            return Err(BrokerError::Revoked);
+        let (entries, state, indexed) = match (replies.pop(), replies.pop(), replies.pop()) {
+            (Some(entries), Some(state), Some(indexed)) => (entries, state, indexed),
+            _ => return Err(unavailable(anyhow!("a short reply reading a message"))),
+        };
+        let parse = |what| anyhow!("reading a message: a malformed {what}");
+        let indexed: Option<f64> =
+            redis::from_redis_value(indexed).map_err(|_| unavailable(parse("index score")))?;
+        let state: Option<String> =
+            redis::from_redis_value(state).map_err(|_| unavailable(parse("state")))?;
+        if check_hold {
+            let holder: Option<String> = replies
+                .pop()
+                .and_then(|holder| redis::from_redis_value(holder).ok())
+                .flatten();
+            if holder.as_deref() != Some(change.author.session_id.as_str()) {
+                return Err(BrokerError::Revoked);
+            }
         }
         if indexed.is_none() {
             return Err(BrokerError::NotFound);
@@ -286,9 +301,7 @@ impl RedisBroker {
             1 => Ok(true),
             -4 => Ok(false),
             -1 => Err(BrokerError::Revoked),
-            -2 => Err(BrokerError::RateLimited(Duration::from_micros(
-                reply.parse().unwrap_or(1_000_000),
-            ))),
+            -2 => Err(rate_limited(&reply)),
             -3 => Err(BrokerError::NotFound),
             other => Err(unavailable(anyhow!("the change script answered {other}"))),
         }

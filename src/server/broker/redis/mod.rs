@@ -313,10 +313,7 @@ impl RedisBroker {
                 (id, text.to_owned())
             }
             -1 => return Err(BrokerError::Revoked),
-            -2 => {
-                let wait_us: u64 = reply.parse().unwrap_or(1_000_000);
-                return Err(BrokerError::RateLimited(Duration::from_micros(wait_us)));
-            }
+            -2 => return Err(rate_limited(&reply)),
             other => return Err(unavailable(anyhow!("the publish script answered {other}"))),
         };
         let id: MessageId = id
@@ -342,6 +339,21 @@ impl RedisBroker {
             .context("checking a name's hold")
             .map_err(unavailable)?;
         Ok(held == 1)
+    }
+
+    /// Has a script check (and extend) the session's hold on its name: as its next key on
+    /// one Redis; on a cluster, where the hold is in another slot, by checking it now.
+    /// `false` when the cluster answered that the session no longer holds it.
+    async fn hold_in_script(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+        holder: &Holder,
+    ) -> BrokerResult<bool> {
+        if self.cluster.is_some() {
+            return self.holds_name(holder).await;
+        }
+        invocation.key(self.keys.name(&holder.name));
+        Ok(true)
     }
 
     /// Ends the session's hold on its name, if it has it.
@@ -467,9 +479,7 @@ impl Broker for RedisBroker {
         match outcome {
             1 => Ok(Claim::Granted),
             0 => Ok(Claim::Taken),
-            _ => Err(BrokerError::RateLimited(Duration::from_micros(
-                wait.parse().unwrap_or(1_000_000),
-            ))),
+            _ => Err(rate_limited(&wait)),
         }
     }
 
@@ -569,6 +579,11 @@ fn interval_us(rate: f64) -> u64 {
     } else {
         0
     }
+}
+
+/// A script's "past the limit" answer, the wait in µs as text, as the error.
+fn rate_limited(wait_us: &str) -> BrokerError {
+    BrokerError::RateLimited(Duration::from_micros(wait_us.parse().unwrap_or(1_000_000)))
 }
 
 fn unavailable(error: anyhow::Error) -> BrokerError {

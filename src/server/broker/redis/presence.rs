@@ -320,13 +320,10 @@ impl RedisBroker {
         list: usize,
     ) -> BrokerResult<Option<Presence>> {
         let mut invocation = self.keys.presence(&self.presence_scripts.enter, room);
-        if let Some(holder) = holder {
-            if self.cluster.is_none() {
-                invocation.key(self.keys.name(&holder.name));
-            } else if !self.holds_name(holder).await? {
-                // On a cluster the hold is in another slot: checked first, by itself.
-                return Ok(None);
-            }
+        if let Some(holder) = holder
+            && !self.hold_in_script(&mut invocation, holder).await?
+        {
+            return Ok(None);
         }
         invocation
             .arg(&self.node_id)
@@ -382,9 +379,7 @@ impl RedisBroker {
             .presence_scripts
             .typing
             .key(self.keys.typing(room, &person.name));
-        if self.cluster.is_none() {
-            invocation.key(self.keys.name(&person.name));
-        } else if !self.holds_name(person).await? {
+        if !self.hold_in_script(&mut invocation, person).await? {
             return Err(BrokerError::Revoked);
         }
         let outcome: i64 = invocation

@@ -10,18 +10,20 @@
 //!   `sunsubscribe`: the room is subscribed again (the client follows the `MOVED` to the
 //!   new master) and caught up from its stream.
 //! - When a connection drops (a master died), the client reconnects and subscribes
-//!   again on its own; each confirmation after the first is a resubscription, and the
+//!   again on its own (redis-rs 1.8 tracks subscriptions, and moves them to a replica
+//!   that took over); each confirmation after the first is a resubscription, and the
 //!   room is caught up from its stream, as after a Redis restart on one Redis.
+//!
+//! Messages are handed to the hub by the task that receives them, and never wait for
+//! the subscription lock: confirmations, slot moves and the tidy-up go to a task of their
+//! own, which is the only one (with [`Shards::watch`]) to take it.
 
 use super::{COMMAND_TIMEOUT, ListenerState, Store, listener, now_ms};
 use crate::{message::RoomName, server::hub::Hub};
 use redis::{PushInfo, PushKind, Script, Value, cluster_async::ClusterConnection};
 use std::{
     collections::{HashMap, HashSet},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 use tokio::sync::{Mutex, mpsc::UnboundedReceiver};
@@ -39,11 +41,6 @@ pub(in crate::server::broker::redis) struct Shards {
     /// The rooms subscribed on this node, each with whether the server has confirmed the
     /// subscription: a confirmation of a confirmed room is a resubscription.
     subscribed: Mutex<HashMap<RoomName, bool>>,
-    /// A connection dropped since the last tidy-up. The client reconnects to the same
-    /// address, but only learns that a replica took over a dead master's slots when a
-    /// command to them fails: so every room is subscribed again (and caught up) until
-    /// that succeeds.
-    dropped: AtomicBool,
 }
 
 impl Shards {
@@ -61,7 +58,6 @@ impl Shards {
             hub,
             state,
             subscribed: Mutex::new(HashMap::new()),
-            dropped: AtomicBool::new(false),
         })
     }
 
@@ -93,16 +89,56 @@ impl Shards {
         Ok(())
     }
 
+    /// Delivers messages as they come, and hands everything else to [`Shards::control`].
     pub(super) async fn run(
         self: Arc<Self>,
         mut pushes: UnboundedReceiver<PushInfo>,
         shutdown: CancellationToken,
     ) {
+        // Unbounded, as `pushes` is: it holds only subscription confirmations, at most a
+        // few per room subscribed here.
+        let (to_control, control) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(Arc::clone(&self).control(control, shutdown.clone()));
+        loop {
+            let push = tokio::select! {
+                push = pushes.recv() => push,
+                () = shutdown.cancelled() => return,
+            };
+            let Some(push) = push else { return };
+            let room = push
+                .data
+                .first()
+                .and_then(|channel| redis::from_redis_value_ref::<String>(channel).ok())
+                .and_then(|channel| self.store.keys.room_of_channel(&channel));
+            match (push.kind, room) {
+                (PushKind::SMessage, Some(room)) => {
+                    if let Some(Value::BulkString(payload)) = push.data.get(1) {
+                        listener::deliver(&self.hub, room, payload);
+                    }
+                }
+                (kind @ (PushKind::SSubscribe | PushKind::SUnsubscribe), Some(room)) => {
+                    let _ = to_control.send((kind, room));
+                }
+                (PushKind::Disconnection, _) => {
+                    tracing::warn!("a cluster connection dropped; the client reconnects");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Subscription confirmations and drops, in order, and the tidy-up.
+    async fn control(
+        self: Arc<Self>,
+        mut changes: UnboundedReceiver<(PushKind, RoomName)>,
+        shutdown: CancellationToken,
+    ) {
         let mut tidy = tokio::time::interval(TIDY_EVERY);
         loop {
             tokio::select! {
-                push = pushes.recv() => match push {
-                    Some(push) => self.on_push(push).await,
+                change = changes.recv() => match change {
+                    Some((PushKind::SSubscribe, room)) => self.confirmed(room).await,
+                    Some((_, room)) => self.dropped(room).await,
                     None => return,
                 },
                 _ = tidy.tick() => self.tidy().await,
@@ -111,53 +147,37 @@ impl Shards {
         }
     }
 
-    async fn on_push(&self, push: PushInfo) {
-        let room = push
-            .data
-            .first()
-            .and_then(|channel| redis::from_redis_value_ref::<String>(channel).ok())
-            .and_then(|channel| self.store.keys.room_of_channel(&channel));
-        match (push.kind, room) {
-            (PushKind::SMessage, Some(room)) => {
-                if let Some(Value::BulkString(payload)) = push.data.get(1) {
-                    listener::deliver(&self.hub, room, payload);
-                }
+    async fn confirmed(&self, room: RoomName) {
+        let mut subscribed = self.subscribed.lock().await;
+        match subscribed.get_mut(&room) {
+            Some(confirmed @ false) => *confirmed = true,
+            // Subscribed again by the client after a reconnect: what was sent meanwhile
+            // is in the room's stream.
+            Some(true) => {
+                drop(subscribed);
+                self.catch_up(&room).await;
             }
-            (PushKind::SSubscribe, Some(room)) => {
-                let mut subscribed = self.subscribed.lock().await;
-                match subscribed.get_mut(&room) {
-                    Some(confirmed @ false) => *confirmed = true,
-                    // Subscribed again by the client after a reconnect: what was sent
-                    // meanwhile is in the room's stream.
-                    Some(true) => {
-                        drop(subscribed);
-                        self.catch_up(&room).await;
-                    }
-                    None => {}
-                }
-            }
-            (PushKind::SUnsubscribe, Some(room)) => {
-                let mut subscribed = self.subscribed.lock().await;
-                // Not ours (we forget a room before we unsubscribe it): its slot moved.
-                if subscribed.contains_key(&room) {
-                    tracing::info!(%room, "the room's slot moved; subscribing again");
-                    metrics::counter!("chat_shard_moves_total").increment(1);
-                    subscribed.insert(room.clone(), false);
-                    if let Err(error) = self.subscribe(&room).await {
-                        subscribed.remove(&room);
-                        tracing::warn!(%room, error = format!("{error:#}"), "cannot subscribe again after a slot move");
-                        return;
-                    }
-                    drop(subscribed);
-                    self.catch_up(&room).await;
-                }
-            }
-            (PushKind::Disconnection, _) => {
-                tracing::warn!("a cluster connection dropped; subscribing every room again");
-                self.dropped.store(true, Ordering::Release);
-            }
-            _ => {}
+            None => {}
         }
+    }
+
+    async fn dropped(&self, room: RoomName) {
+        let mut subscribed = self.subscribed.lock().await;
+        // Not ours (we forget a room before we unsubscribe it): its slot moved.
+        if !subscribed.contains_key(&room) {
+            return;
+        }
+        tracing::info!(%room, "the room's slot moved; subscribing again");
+        metrics::counter!("chat_shard_moves_total").increment(1);
+        subscribed.insert(room.clone(), false);
+        if let Err(error) = self.subscribe(&room).await {
+            // The next tidy-up subscribes it, and catches it up.
+            subscribed.remove(&room);
+            tracing::warn!(%room, error = format!("{error:#}"), "cannot subscribe again after a slot move");
+            return;
+        }
+        drop(subscribed);
+        self.catch_up(&room).await;
     }
 
     /// Delivers what a room missed while it was not subscribed.
@@ -165,13 +185,19 @@ impl Shards {
         let Some(last) = self.hub.active_rooms().into_iter().find(|(r, _)| r == room) else {
             return;
         };
+        self.catch_up_from(last).await;
+    }
+
+    /// [`listener::catch_up`] for one room and the newest id delivered there.
+    async fn catch_up_from(&self, room: (RoomName, Option<crate::message::MessageId>)) {
         let floor = self.state.last_ok_ms.load(Ordering::Acquire);
-        let rooms = [last];
+        let rooms = [room];
         if let Err(error) =
             listener::catch_up(&self.store, &self.presence_read, &self.hub, &rooms, floor).await
         {
             // Its listeners stay subscribed; the next resubscription or their own
             // reconnect catches them up.
+            let room = &rooms[0].0;
             tracing::warn!(%room, error = format!("{error:#}"), "cannot catch a room up");
         }
     }
@@ -199,34 +225,13 @@ impl Shards {
             .filter(|(room, _)| !subscribed.contains_key(room))
             .cloned()
             .collect();
-        let floor = self.state.last_ok_ms.load(Ordering::Acquire);
         for (room, last) in missing {
             subscribed.insert(room.clone(), false);
             if self.subscribe(&room).await.is_err() {
                 subscribed.remove(&room);
                 continue;
             }
-            let rooms = [(room, last)];
-            let _ = listener::catch_up(&self.store, &self.presence_read, &self.hub, &rooms, floor)
-                .await;
-        }
-        if self.dropped.swap(false, Ordering::AcqRel) {
-            let rooms: Vec<_> = active
-                .iter()
-                .filter(|(room, _)| subscribed.contains_key(room))
-                .cloned()
-                .collect();
-            for (room, last) in rooms {
-                if let Err(error) = self.subscribe(&room).await {
-                    tracing::debug!(%room, error = format!("{error:#}"), "cannot subscribe again yet");
-                    self.dropped.store(true, Ordering::Release);
-                    continue;
-                }
-                let rooms = [(room, last)];
-                let _ =
-                    listener::catch_up(&self.store, &self.presence_read, &self.hub, &rooms, floor)
-                        .await;
-            }
+            self.catch_up_from((room, last)).await;
         }
         drop(subscribed);
         let ping: redis::RedisResult<String> = redis::cmd("PING")
