@@ -142,7 +142,7 @@ async fn presence_comes_first_without_an_id_before_any_replay(kind: BrokerKind) 
     resumed.assert_quiet(Duration::from_millis(300)).await;
 
     // With an unknown id: presence, then the resync.
-    let response = open_stream(&app.base, &app.client(), path, Some("1-0")).await;
+    let response = open_stream(app.stream_base(), &app.client(), path, Some("1-0")).await;
     let mut resyncing = EventReader::with_awareness(response);
     expect_presence(&mut resyncing, "lobby", &["ann"]).await;
     let resync = resyncing.next_named("resync").await;

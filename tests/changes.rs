@@ -9,6 +9,7 @@ mod common;
 
 use common::{
     BrokerKind, Event, EventReader, TestApp, cluster_urls, open_stream, spawn_app, spawn_app_with,
+    spawn_node,
 };
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -195,7 +196,7 @@ const PLAIN_KEYS: [&str; 5] = ["id", "room", "sender", "sent_at", "text"];
 /// aside, so that it yields the room's log.
 async fn watch(app: &TestApp, client: &Client, room: &str) -> EventReader {
     let path = format!("/api/rooms/{room}/events");
-    let response = open_stream(&app.base, client, &path, None).await;
+    let response = open_stream(app.stream_base(), client, &path, None).await;
     assert_eq!(response.status(), StatusCode::OK, "opening {path}");
     EventReader::new(response)
 }
@@ -1192,8 +1193,8 @@ async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other_on_the_clus
 
 /// Two apps on the test Redis (or cluster), under one key prefix: two nodes of one chat.
 async fn two_nodes(kind: BrokerKind) -> (TestApp, TestApp) {
-    let a = spawn_app_with(kind, |c| c.signin_rate = 0.0).await;
-    let b = spawn_app_with(kind, |c| {
+    let a = spawn_node(kind, |c| c.signin_rate = 0.0).await;
+    let b = spawn_node(kind, |c| {
         c.signin_rate = 0.0;
         c.redis_prefix = a.config.redis_prefix.clone();
     })

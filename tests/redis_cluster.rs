@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{BrokerKind, EventReader, PROMPTLY, TestApp, cluster_urls, spawn_app_with};
+use common::{BrokerKind, EventReader, PROMPTLY, TestApp, cluster_urls, spawn_node};
 use reqwest::StatusCode;
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -118,12 +118,12 @@ fn master_of(urls: &[String], prefix: &str, room: &str) -> u16 {
 
 /// Two apps on the cluster at `urls`, under one key prefix: two nodes of one chat.
 async fn two_nodes(urls: &[String]) -> (TestApp, TestApp) {
-    let a = spawn_app_with(BrokerKind::Cluster, |c| {
+    let a = spawn_node(BrokerKind::Cluster, |c| {
         c.redis_cluster_urls = urls.to_vec();
         c.signin_rate = 0.0;
     })
     .await;
-    let b = spawn_app_with(BrokerKind::Cluster, |c| {
+    let b = spawn_node(BrokerKind::Cluster, |c| {
         c.redis_cluster_urls = urls.to_vec();
         c.signin_rate = 0.0;
         c.redis_prefix = a.config.redis_prefix.clone();

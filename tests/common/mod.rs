@@ -41,6 +41,10 @@ pub enum BrokerKind {
     Redis,
     /// The Redis Cluster of `TEST_REDIS_CLUSTER_URLS` (`scripts/test` starts one); its
     /// cases pass trivially without one, as a plain `cargo test` has none.
+    ///
+    /// [`spawn_app`] runs two chat nodes on it, and the contract holds across them: the
+    /// [`TestApp`] writes, signs in and asks for presence on the first node, and opens
+    /// every stream on the second ([`TestApp::stream_base`]).
     Cluster,
 }
 
@@ -75,11 +79,19 @@ pub struct TestApp {
     pub stop: CancellationToken,
     pub server: Option<JoinHandle<std::io::Result<()>>>,
     owns_prefix: bool,
+    /// A second node of the same chat (same broker, prefix and secret), where the
+    /// streams open; `None` on one node.
+    pub peer: Option<Box<TestApp>>,
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Where streams open: the second node when there is one, else this one.
+    pub fn stream_base(&self) -> &str {
+        self.peer.as_ref().map_or(&self.base, |peer| &peer.base)
     }
 
     /// A browser-like client without a session.
@@ -114,12 +126,14 @@ impl TestApp {
         serde_json::from_str(&body).unwrap()
     }
 
-    /// The value of a Prometheus counter or gauge on `/metrics`.
+    /// The value of a Prometheus counter or gauge on `/metrics`, summed over both nodes
+    /// when there are two.
     pub async fn metric(&self, name: &str) -> f64 {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+        let mut sum = metric(&self.base, name).await;
+        if let Some(peer) = &self.peer {
+            sum += metric(&peer.base, name).await;
+        }
+        sum
     }
 
     pub async fn history(&self, room: &str, query: &str) -> Vec<ChatMessage> {
@@ -141,14 +155,14 @@ impl TestApp {
 
     /// Opens an event stream without a session; awareness events are set aside.
     pub async fn events_at(&self, path: &str, last_event_id: Option<&str>) -> EventReader {
-        let response = open_stream(&self.base, &self.client(), path, last_event_id).await;
+        let response = open_stream(self.stream_base(), &self.client(), path, last_event_id).await;
         assert_eq!(response.status(), StatusCode::OK, "opening {path}");
         EventReader::new(response)
     }
 
     /// Opens a room's stream as `client` (a person when signed in), with every event.
     pub async fn listen(&self, client: &Client, room: &str) -> EventReader {
-        listen(&self.base, client, room).await
+        listen(self.stream_base(), client, room).await
     }
 
     /// Opens `GET /api/events?{query}` as `client`, with every event.
@@ -158,7 +172,7 @@ impl TestApp {
         query: &str,
         last_event_id: Option<&str>,
     ) -> EventReader {
-        events_many(&self.base, client, query, last_event_id).await
+        events_many(self.stream_base(), client, query, last_event_id).await
     }
 
     /// `GET /api/rooms/{room}/presence`, expecting `200`.
@@ -171,8 +185,11 @@ impl TestApp {
         typing(&self.base, client, room).await
     }
 
-    /// Stops the server as SIGTERM would and waits for it to finish.
+    /// Stops the server (both nodes) as SIGTERM would and waits for it to finish.
     pub async fn shutdown(&mut self) {
+        if let Some(peer) = &mut self.peer {
+            Box::pin(peer.shutdown()).await;
+        }
         self.stop.cancel();
         if let Some(server) = self.server.take() {
             tokio::time::timeout(PROMPTLY, server)
@@ -202,6 +219,21 @@ impl Drop for TestApp {
             }
         }
     }
+}
+
+/// The value of a Prometheus counter or gauge on the `/metrics` of the node at `base`.
+pub async fn metric(base: &str, name: &str) -> f64 {
+    let text = browser()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
 /// A client that keeps cookies, as a browser does.
@@ -348,8 +380,21 @@ pub async fn spawn_app(kind: BrokerKind) -> TestApp {
     spawn_app_with(kind, |_| {}).await
 }
 
-/// A server on the given broker, with settings adjusted by `configure`.
+/// A server on the given broker, with settings adjusted by `configure`; on the cluster,
+/// two nodes of one chat (see [`BrokerKind::Cluster`]).
 pub async fn spawn_app_with(kind: BrokerKind, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let mut app = spawn_node(kind, configure).await;
+    if kind == BrokerKind::Cluster {
+        let peer = spawn_configured(app.config.clone(), false).await;
+        wait_ready(&peer.base).await;
+        app.peer = Some(Box::new(peer));
+    }
+    app
+}
+
+/// One server on the given broker, with its own Redis prefix and settings adjusted by
+/// `configure`.
+pub async fn spawn_node(kind: BrokerKind, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::defaults();
     config.secret = Some("test secret".into());
     // Tests post thousands of messages from one session; the limit has a test of its own.
@@ -400,6 +445,7 @@ pub async fn spawn_configured(config: Config, owns_prefix: bool) -> TestApp {
         stop,
         server: Some(server),
         owns_prefix,
+        peer: None,
     }
 }
 
