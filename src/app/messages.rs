@@ -6,12 +6,20 @@
 //! - `reactions.rs`: the reactions under the text, each a toggle,
 //! - `editor.rs`: editing your message in place.
 
+//! - `page_html.rs`: the rows as the server writes them into the page.
+//!
+//! The server does not render the row components: it writes the rows' HTML directly
+//! (`page_html.rs` says why), so outside the tests they only run in the browser.
+#![cfg_attr(all(feature = "ssr", not(test)), allow(dead_code))]
+
 mod actions;
 mod editor;
+#[cfg(feature = "ssr")]
+mod page_html;
 mod reactions;
 
 use super::{
-    Hydrated, SessionContext, client, derived,
+    SessionContext, client, derived,
     feed::{Feed, Messages, PAGE, typing_label},
     identity::Avatar,
     rich_text::RichText,
@@ -59,14 +67,10 @@ fn rows(all: &Messages) -> Vec<Row> {
 pub fn MessageList(room: RoomName) -> impl IntoView {
     let feed = expect_context::<Feed>();
     let (messages, more_older) = (feed.messages, feed.more_older);
-    let session = expect_context::<SessionContext>();
-    let Hydrated(hydrated) = expect_context::<Hydrated>();
-    let me = Memo::new(move |_| session.name());
     let list = NodeRef::<html::Div>::new();
     let at_bottom = RwSignal::new(true);
     let unread = RwSignal::new(0usize);
     let loading_older = RwSignal::new(false);
-    let rows = Memo::new(move |_| messages.with(rows));
     // The newest message as it stands: a new one, or a change to it (reactions make it
     // taller), is followed at the bottom; a change higher up moves nothing.
     let newest = Memo::new(move |_| messages.with(|all| all.values().next_back().cloned()));
@@ -153,11 +157,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                     }
                 }}
             </p>
-            <ol class="message-log" role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
-                <For each=move || rows.get() key=|row| (row.id, row.first_of_group) let(row)>
-                    <MessageRow row me hydrated />
-                </For>
-            </ol>
+            <MessageLog />
         </div>
         <Show when=move || { unread.get() > 0 }>
             <button class="new-pill" on:click=move |_| scroll_to_bottom()>
@@ -168,6 +168,58 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
             </button>
         </Show>
     }
+}
+
+/// The rows. On the server, their HTML written directly (`page_html.rs`); in the
+/// browser, the live rows, which replace the server's once the app runs rather than
+/// hydrate them. They become a live region (`role="log"`) only after that swap, so that
+/// a screen reader does not read the whole page of messages out as new.
+#[component]
+fn MessageLog() -> impl IntoView {
+    let session = expect_context::<SessionContext>();
+    #[cfg(feature = "ssr")]
+    {
+        let feed = expect_context::<Feed>();
+        let html = feed.messages.with_untracked(|all| {
+            page_html::rows_html(&rows(all), all, session.name_untracked().as_ref())
+        });
+        view! { <ol class="message-log" aria-label="Messages" inner_html=html></ol> }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let log = NodeRef::<html::Ol>::new();
+        log.on_load(move |log| mount_rows(&log, session));
+        view! { <ol class="message-log" aria-label="Messages" node_ref=log></ol> }
+    }
+}
+
+/// Puts the live rows into `log`, in place of whatever the server sent there.
+#[cfg(not(feature = "ssr"))]
+fn mount_rows(log: &web_sys::HtmlOListElement, session: SessionContext) {
+    use super::Hydrated;
+    use leptos::tachys::view::{Mountable, Render};
+    let messages = expect_context::<Feed>().messages;
+    let Hydrated(hydrated) = expect_context::<Hydrated>();
+    let me = Memo::new(move |_| session.name());
+    let rows = Memo::new(move |_| messages.with(rows));
+    let mut live = view! {
+        <For each=move || rows.get() key=|row| (row.id, row.first_of_group) let(row)>
+            <MessageRow row me hydrated />
+        </For>
+    }
+    .build();
+    log.replace_children_with_node_0();
+    live.mount(log, None);
+    for (name, value) in [
+        ("role", "log"),
+        ("aria-live", "polite"),
+        ("aria-relevant", "additions"),
+    ] {
+        let _ = log.set_attribute(name, value);
+    }
+    // The rows stay live as long as the list: their state goes with its owner.
+    let live = send_wrapper::SendWrapper::new(live);
+    on_cleanup(move || drop(live));
 }
 
 /// What a row's parts share: the message as it now stands, and what is open over it.
@@ -355,35 +407,90 @@ mod tests {
         DisplayName::parse(raw).unwrap()
     }
 
-    /// A message's row as the server renders it for `viewer`.
-    fn rendered(viewer: &str, message: ChatMessage) -> String {
+    /// The first row of `messages` as `viewer` sees it: rendered through `MessageRow`
+    /// before hydration, without Leptos's `<!>` markers, and as `page_html` writes it.
+    fn both_ways(viewer: Option<&str>, messages: Vec<ChatMessage>) -> (String, String) {
         let owner = Owner::new();
         owner.with(|| {
-            let feed = Feed::new(message.room.clone());
-            feed.add([message]);
+            let feed = Feed::new(messages[0].room.clone());
+            feed.add(messages);
             provide_context(feed);
-            let row = feed.messages.with_untracked(rows).remove(0);
-            let viewer = name(viewer);
-            let me = Memo::new(move |_| Some(viewer.clone()));
+            let viewer = viewer.map(name);
+            let all_rows = feed.messages.with_untracked(rows);
+            let written = feed
+                .messages
+                .with_untracked(|all| page_html::rows_html(&all_rows[..1], all, viewer.as_ref()));
+            let row = all_rows[0].clone();
+            let me = Memo::new(move |_| viewer.clone());
             let hydrated = signal(false).0;
-            view! { <MessageRow row me hydrated /> }.to_html()
+            let rendered = view! { <MessageRow row me hydrated /> }
+                .to_html()
+                .replace("<!>", "");
+            (rendered, written)
         })
+    }
+
+    /// `html` with each tag's attributes in a fixed order and its classes single-spaced:
+    /// Leptos writes `class` last, and a space for each class that is off.
+    fn normalized(html: &str) -> String {
+        let mut out = String::new();
+        for (i, piece) in html.split('<').enumerate() {
+            if i == 0 {
+                out.push_str(piece);
+                continue;
+            }
+            let (tag, text) = piece.split_once('>').expect("a tag ends");
+            let (name, mut rest) = tag.split_once(' ').unwrap_or((tag, ""));
+            let mut attributes = Vec::new();
+            while !rest.trim().is_empty() {
+                rest = rest.trim_start();
+                let end = rest.find([' ', '=']).unwrap_or(rest.len());
+                let key = &rest[..end];
+                if rest[end..].starts_with("=\"") {
+                    let value = &rest[end + 2..];
+                    let close = value.find('"').expect("a value ends");
+                    let mut value = value[..close].to_owned();
+                    if key == "class" {
+                        value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                    }
+                    attributes.push(format!("{key}=\"{value}\""));
+                    rest = &rest[end + 2 + close + 1..];
+                } else {
+                    attributes.push(key.to_owned());
+                    rest = &rest[end..];
+                }
+            }
+            attributes.sort();
+            out.push('<');
+            out.push_str(&[vec![name.to_owned()], attributes].concat().join(" "));
+            out.push('>');
+            out.push_str(text);
+        }
+        out
+    }
+
+    fn message(ms: u64, sender: &str, text: &str) -> ChatMessage {
+        ChatMessage::new(
+            MessageId::new(ms, 0),
+            RoomName::parse("dev").unwrap(),
+            name(sender),
+            text.into(),
+        )
+    }
+
+    fn reaction(emoji: &str, names: &[&str]) -> Reaction {
+        Reaction {
+            emoji: emoji.into(),
+            names: names.iter().map(|n| name(n)).collect(),
+        }
     }
 
     #[test]
     fn without_javascript_reactions_and_edits_show_and_nothing_offers_a_change() {
-        let mut message = ChatMessage::new(
-            MessageId::new(1_732_400_000_000, 0),
-            RoomName::parse("dev").unwrap(),
-            name("alice"),
-            "hi".into(),
-        );
-        message.edited_at = Some("2026-11-23T22:01:00.000Z".into());
-        message.reactions = vec![Reaction {
-            emoji: "👍".into(),
-            names: vec![name("bob"), name("Alice")],
-        }];
-        let html = rendered("alice", message);
+        let mut sent = message(1_732_400_000_000, "alice", "hi");
+        sent.edited_at = Some("2026-11-23T22:01:00.000Z".into());
+        sent.reactions = vec![reaction("👍", &["bob", "Alice"])];
+        let (_, html) = both_ways(Some("alice"), vec![sent]);
 
         let button = &html[html.find("<button").expect("a reaction")..];
         let button = &button[..button.find("</button>").unwrap()];
@@ -392,7 +499,6 @@ mod tests {
         assert!(button.contains(r#"title="bob, Alice""#), "{button}");
         assert!(button.contains(" disabled"), "{button}");
         assert!(button.contains("👍") && button.contains(">2<"), "{button}");
-        // (Leptos may put a `<!>` marker after a text node.)
         let edited = &html[..html.find(">(edited)<").expect("marked edited")];
         let edited = &edited[edited.rfind("<span").unwrap()..];
         assert!(edited.contains(r#"class="edited""#), "{edited}");
@@ -403,5 +509,82 @@ mod tests {
         for action in ["Edit message", "Delete message", "Add reaction"] {
             assert!(!html.contains(action), "{action} without JavaScript");
         }
+    }
+
+    /// The rows the server writes are the rows the components render: the same elements,
+    /// text and attributes.
+    #[test]
+    fn the_written_rows_are_the_rendered_rows() {
+        let start = 1_732_400_000_000;
+        let mut edited = message(start, "alice", "**hi** <b>&amp;\"'</b> @bob");
+        edited.edited_at = Some("2026-11-23T22:01:00.000Z\"<x>".into());
+        edited.reactions = vec![
+            reaction("👍", &["bob", "Alice"]),
+            reaction("🎉", &["carol"]),
+            reaction("<&\">", &["dave"]),
+        ];
+        let many: Vec<String> = (0..15).map(|i| format!("p{i}")).collect();
+        let mut crowded = message(
+            start,
+            "Mary Ann",
+            "> quote\n```\n<script>\n```\nsee https://a/\"x",
+        );
+        crowded.reactions = vec![reaction(
+            "❤️",
+            &many.iter().map(String::as_str).collect::<Vec<_>>(),
+        )];
+        let cases = [
+            vec![edited.clone()],
+            vec![crowded],
+            vec![message(
+                start,
+                "bob",
+                "hey @alice, [docs](https://x/?a=1&b=\"2\")",
+            )],
+            vec![message(start, "bob", "")],
+            vec![message(start, "a.b-c_d", "`x < y` *it* _too_")],
+        ];
+        for viewer in [
+            None,
+            Some("alice"),
+            Some("ALICE"),
+            Some("bob"),
+            Some("mary ann"),
+            Some("p3"),
+        ] {
+            for messages in &cases {
+                let (rendered, written) = both_ways(viewer, messages.clone());
+                assert_eq!(
+                    normalized(&written),
+                    normalized(&rendered),
+                    "viewer {viewer:?}, {:?}",
+                    messages[0].text
+                );
+            }
+        }
+        // A row that follows its sender's last one has no header.
+        let follows = vec![
+            message(start, "bob", "one"),
+            message(start + 1, "bob", "two"),
+        ];
+        let owner = Owner::new();
+        owner.with(|| {
+            let feed = Feed::new(follows[0].room.clone());
+            feed.add(follows);
+            provide_context(feed);
+            let all_rows = feed.messages.with_untracked(rows);
+            assert!(!all_rows[1].first_of_group);
+            let written = feed
+                .messages
+                .with_untracked(|all| page_html::rows_html(&all_rows[1..], all, None));
+            let row = all_rows[1].clone();
+            let me = Memo::new(|_| None);
+            let hydrated = signal(false).0;
+            let rendered = view! { <MessageRow row me hydrated /> }
+                .to_html()
+                .replace("<!>", "");
+            assert_eq!(normalized(&written), normalized(&rendered));
+            assert!(!written.contains("class=\"meta\""), "{written}");
+        });
     }
 }

@@ -116,6 +116,8 @@ fn Room(room: RoomName) -> impl IntoView {
                 </header>
                 <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
                     {move || { let room = list_room.clone(); Suspend::new(async move {
+                        // Who is looking decides how the server writes the rows.
+                        let _ = session.whoami.await;
                         match history.await {
                             Ok(page) => {
                                 feed.add(page);

@@ -80,7 +80,7 @@ fn ReactionButton(
 }
 
 /// "alice, bob", and past a dozen names "…, and 3 more".
-fn who_reacted(names: &[DisplayName]) -> String {
+pub(super) fn who_reacted(names: &[DisplayName]) -> String {
     let listed = names
         .iter()
         .take(TITLE_NAMES)

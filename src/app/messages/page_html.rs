@@ -1,0 +1,93 @@
+//! The rows of a room page as the server sends them: written straight into HTML, not
+//! rendered through the row components.
+//!
+//! Rendering 50 `MessageRow`s through Leptos took about 11 µs a row, three quarters of
+//! a room page's server time (`chat-bench page`: 6,400 pages/s with no messages, 1,450
+//! with 50; BENCHMARKS.md, issue 11). Writing the same HTML here takes about 1 µs.
+//!
+//! The browser does not hydrate these rows: once the app runs, `MessageList` mounts its
+//! live rows in their place (see there). So the two renderings only have to show the
+//! same thing, and the tests hold them to more than that, the very same HTML: this
+//! file's rows equal `MessageRow`'s (as the server would render it before hydration,
+//! without Leptos's `<!>` markers) for every kind of row and text, hostile text included.
+//! Everything is escaped with the functions Leptos itself escapes with.
+
+use super::{Row, reactions::who_reacted};
+use crate::{
+    app::{
+        client,
+        feed::Messages,
+        identity::{hue, initials},
+        rich_text,
+    },
+    awareness,
+    message::{ChatMessage, DisplayName},
+};
+use html_escape::{encode_double_quoted_attribute as attribute, encode_text as text};
+use std::fmt::Write;
+
+/// The `<li>` of every row, in order, as `viewer` sees them before the app runs.
+pub(super) fn rows_html(rows: &[Row], messages: &Messages, viewer: Option<&DisplayName>) -> String {
+    let mut out = String::with_capacity(rows.len() * 400);
+    for row in rows {
+        if let Some(message) = messages.get(&row.id) {
+            write_row(row, message, viewer, &mut out);
+        }
+    }
+    out
+}
+
+fn write_row(row: &Row, message: &ChatMessage, viewer: Option<&DisplayName>, out: &mut String) {
+    let mine = viewer.is_some_and(|me| me.same_name(&row.sender));
+    let mentions_me = !mine && viewer.is_some_and(|me| awareness::mentions_name(&message.text, me));
+    out.push_str("<li class=\"message");
+    for (on, class) in [
+        (mine, " mine"),
+        (mentions_me, " mentions-me"),
+        (row.first_of_group, " first"),
+    ] {
+        if on {
+            out.push_str(class);
+        }
+    }
+    let _ = write!(out, "\" data-id=\"{}\">", row.id);
+    if row.first_of_group {
+        let _ = write!(
+            out,
+            "<div class=\"meta\"><span class=\"avatar hue-{}\" aria-hidden=\"true\">{}</span>\
+             <span class=\"sender\">{}</span><time datetime=\"{}\">{}</time></div>",
+            hue(&row.sender),
+            text(&initials(&row.sender)),
+            text(row.sender.as_str()),
+            attribute(&row.sent_at),
+            text(&client::clock(&row.sent_at, false)),
+        );
+    }
+    rich_text::write_html(&message.text, viewer, out);
+    if let Some(at) = &message.edited_at {
+        let _ = write!(
+            out,
+            "<span class=\"edited\" title=\"{}\">(edited)</span>",
+            attribute(at)
+        );
+    }
+    if !message.reactions.is_empty() {
+        out.push_str("<div class=\"reactions\" role=\"group\" aria-label=\"Reactions\">");
+        for reaction in &message.reactions {
+            let pressed =
+                viewer.is_some_and(|me| reaction.names.iter().any(|name| name.same_name(me)));
+            let _ = write!(
+                out,
+                "<button type=\"button\" class=\"reaction{}\" aria-pressed=\"{pressed}\" \
+                 title=\"{}\" disabled><span class=\"emoji\">{}</span> \
+                 <span class=\"count\">{}</span></button>",
+                if pressed { " mine" } else { "" },
+                attribute(&who_reacted(&reaction.names)),
+                text(&reaction.emoji),
+                reaction.names.len(),
+            );
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</li>");
+}
