@@ -541,6 +541,16 @@ proptest! {
     }
 
     #[test]
+    fn a_line_without_markers_skips_the_parse_and_reads_the_same(
+        line in "([a-z0-9 .,!?<&;#=\"':/\\t()\\]é]|https://|mailto:|http:/|>){0,60}"
+    ) {
+        let (mut quick, mut parsed) = (Vec::new(), Vec::new());
+        line_inlines(&line, &mut quick);
+        parsed_line_inlines(&line, &mut parsed);
+        prop_assert_eq!(quick, parsed);
+    }
+
+    #[test]
     fn text_without_markers_is_seen_as_typed(text in "[a-z0-9 \n.,!?<&;#=\"']{0,200}") {
         prop_assert_eq!(visible(&parse(&text)), text);
     }
