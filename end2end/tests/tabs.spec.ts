@@ -329,3 +329,22 @@ test('signing out in one tab signs the other tabs out too, and a name signed in 
   await expect(there.locator('.room-header .identity .me')).toHaveText('edna');
   await expect(here.locator('.room-header .identity .me')).toHaveText('edna');
 });
+
+// The server's rows are replaced by live ones once the stream is open; with no stream
+// they still are, a moment later, so that a room read offline keeps its buttons.
+test('offline, a room reloaded from the cache still offers what can be done with a message', async ({ page, chat }) => {
+  const node = await chat.node();
+  await postAs(node, 'bob', 'attic', ['up here']);
+  await signIn(page.context(), node, 'alice');
+  await openRoom(page, node, 'attic');
+  await untilCached(page);
+  await page.context().setOffline(true);
+  await page.reload();
+  await expect(connection(page)).toHaveText('offline');
+  const row = page.locator('.message-log .message').filter({ hasText: 'up here' });
+  await expect(row).toHaveCount(1);
+  await row.hover();
+  await expect(row.getByRole('button', { name: 'Add reaction' })).toBeVisible();
+  await expect(page.getByRole('log')).toHaveCount(1);
+  await expect(connection(page)).toHaveText('offline');
+});

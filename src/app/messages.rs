@@ -188,9 +188,48 @@ fn MessageLog() -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     {
         let log = NodeRef::<html::Ol>::new();
-        log.on_load(move |log| mount_rows(&log, session));
+        log.on_load(move |log| mount_when_live(log, session));
         view! { <ol class="message-log" aria-label="Messages" node_ref=log></ol> }
     }
+}
+
+/// How long the server's rows wait for the stream before the live ones replace them
+/// anyway (offline, say).
+#[cfg(not(feature = "ssr"))]
+const ROWS_WAIT_AT_MOST: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Mounts the live rows once the stream is open, or after [`ROWS_WAIT_AT_MOST`].
+///
+/// The server's rows already show every message, and mounting 50 live rows is the
+/// largest single piece of the app's start (about 180 ms on a phone-speed CPU: the
+/// `ttl` bench, BENCHMARKS.md issue 11). Done at once, it holds up the stream's start
+/// and the `live` it shows; done after, the reader sees the room go live first, and
+/// only the rows' buttons come that much later.
+#[cfg(not(feature = "ssr"))]
+fn mount_when_live(log: web_sys::HtmlOListElement, session: SessionContext) {
+    use crate::app::live::Connection;
+    use std::{cell::RefCell, rc::Rc};
+    // The owner of the rows: this `on_load`'s, which lives as long as the list.
+    let owner = Owner::current().expect("the list has an owner");
+    let pending = Rc::new(RefCell::new(Some(log)));
+    let mount = move || {
+        // (Not once the list has gone: the room was left before the timer.)
+        if let Some(log) = pending.borrow_mut().take()
+            && log.is_connected()
+        {
+            owner.with(|| mount_rows(&log, session));
+        }
+    };
+    let status = expect_context::<Feed>().status;
+    let on_live = mount.clone();
+    Effect::new(move |_| {
+        if status.get() == Connection::Live {
+            // After the frame that shows `live`, in a task of its own.
+            let on_live = on_live.clone();
+            request_animation_frame(move || set_timeout(on_live, std::time::Duration::ZERO));
+        }
+    });
+    set_timeout(mount, ROWS_WAIT_AT_MOST);
 }
 
 /// Puts the live rows into `log`, in place of whatever the server sent there.
