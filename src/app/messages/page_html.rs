@@ -12,7 +12,7 @@
 //! without Leptos's `<!>` markers) for every kind of row and text, hostile text included.
 //! Everything is escaped with the functions Leptos itself escapes with.
 
-use super::{Row, reactions::who_reacted};
+use super::{grouped, reactions::who_reacted};
 use crate::{
     app::{
         client,
@@ -27,40 +27,45 @@ use html_escape::{encode_double_quoted_attribute as attribute, encode_text as te
 use std::fmt::Write;
 
 /// The `<li>` of every row, in order, as `viewer` sees them before the app runs.
-pub(super) fn rows_html(rows: &[Row], messages: &Messages, viewer: Option<&DisplayName>) -> String {
-    let mut out = String::with_capacity(rows.len() * 400);
-    for row in rows {
-        if let Some(message) = messages.get(&row.id) {
-            write_row(row, message, viewer, &mut out);
-        }
+pub(super) fn rows_html(messages: &Messages, viewer: Option<&DisplayName>) -> String {
+    let mut out = String::with_capacity(messages.len() * 400);
+    for (message, first_of_group) in grouped(messages) {
+        write_row(message, first_of_group, viewer, &mut out);
     }
     out
 }
 
-fn write_row(row: &Row, message: &ChatMessage, viewer: Option<&DisplayName>, out: &mut String) {
-    let mine = viewer.is_some_and(|me| me.same_name(&row.sender));
+/// One row: what `MessageRow` renders for `message` before hydration.
+pub(super) fn write_row(
+    message: &ChatMessage,
+    first_of_group: bool,
+    viewer: Option<&DisplayName>,
+    out: &mut String,
+) {
+    let sender = &message.sender;
+    let mine = viewer.is_some_and(|me| me.same_name(sender));
     let mentions_me = !mine && viewer.is_some_and(|me| awareness::mentions_name(&message.text, me));
     out.push_str("<li class=\"message");
     for (on, class) in [
         (mine, " mine"),
         (mentions_me, " mentions-me"),
-        (row.first_of_group, " first"),
+        (first_of_group, " first"),
     ] {
         if on {
             out.push_str(class);
         }
     }
-    let _ = write!(out, "\" data-id=\"{}\">", row.id);
-    if row.first_of_group {
+    let _ = write!(out, "\" data-id=\"{}\">", message.id);
+    if first_of_group {
         let _ = write!(
             out,
             "<div class=\"meta\"><span class=\"avatar hue-{}\" aria-hidden=\"true\">{}</span>\
              <span class=\"sender\">{}</span><time datetime=\"{}\">{}</time></div>",
-            hue(&row.sender),
-            text(&initials(&row.sender)),
-            text(row.sender.as_str()),
-            attribute(&row.sent_at),
-            text(&client::clock(&row.sent_at, false)),
+            hue(sender),
+            text(&initials(sender)),
+            text(sender.as_str()),
+            attribute(&message.sent_at),
+            text(&client::clock(&message.sent_at, false)),
         );
     }
     rich_text::write_html(&message.text, viewer, out);
