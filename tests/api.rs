@@ -812,7 +812,15 @@ async fn pages_render_history_escaped_and_unknown_pages_are_404(kind: BrokerKind
         !html.contains("<script>alert(1)"),
         "the text must be escaped"
     );
-    assert!(html.contains(r#"role="log""#));
+    // The rows are in the page's log. (The browser makes the log a live region,
+    // `role="log"`, once its own rows have replaced these.)
+    let log = &html[html
+        .find(r#"class="message-log""#)
+        .expect("the message log")..];
+    assert!(
+        log.contains(r#"<li class="message first" data-id=""#),
+        "{log}"
+    );
 
     for path in ["/nowhere", "/r/Not%20A%20Room"] {
         let (status, _) = app.get(path).await;
