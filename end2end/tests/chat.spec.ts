@@ -244,3 +244,19 @@ test('a node killed with kill -9 mid-conversation: its browsers move to the othe
     await front.close();
   }
 });
+
+// A page load keeps the server's rows until the stream is live; a move within the app has
+// no server rows, and shows the room's own at once, at the bottom.
+test('moving to a long room from the sidebar shows its newest messages at once', async ({ page, chat }) => {
+  const node = await chat.node();
+  const history = Array.from({ length: 60 }, (_, i) => `t${i}`);
+  await postAs(node, 'ann', 'tall', history);
+  await signIn(page.context(), node, 'reader');
+  await page.setViewportSize({ width: 900, height: 600 });
+  await openRoom(page, node, 'tall');
+  await openRoom(page, node, 'short');
+  await page.locator('.sidebar').getByRole('link', { name: /^#tall\b/ }).click();
+  await expect(page).toHaveURL(/\/r\/tall$/);
+  await expect(messageTexts(page)).toHaveText(history.slice(10), { timeout: 1000 });
+  await expect(messageTexts(page).last()).toBeInViewport({ timeout: 1000 });
+});

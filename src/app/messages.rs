@@ -30,6 +30,9 @@ use crate::{
 };
 use leptos::{ev, html, prelude::*, task::spawn_local};
 
+/// Scrolled this close to the top, the list loads older messages.
+const LOAD_OLDER_WITHIN_PX: f64 = 120.0;
+
 /// A sender's messages closer together than this share one header.
 const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
 
@@ -76,6 +79,8 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     let at_bottom = RwSignal::new(true);
     let unread = RwSignal::new(0usize);
     let loading_older = RwSignal::new(false);
+    // The live rows are in (until then the server's show: see `MessageLog`).
+    let mounted = RwSignal::new(false);
     // The newest message as it stands: a new one, or a change to it (reactions make it
     // taller), is followed at the bottom; a change higher up moves nothing.
     let newest = Memo::new(move |_| messages.with(|all| all.values().next_back().cloned()));
@@ -105,7 +110,10 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     });
 
     let load_older = move || {
-        if loading_older.get_untracked() || !more_older.get_untracked() {
+        // (Not before the live rows are in: older ones would not show, and the scroll
+        // position kept for them would be wrong.)
+        if loading_older.get_untracked() || !more_older.get_untracked() || !mounted.get_untracked()
+        {
             return;
         }
         let Some(oldest) = messages.with_untracked(|all| all.keys().next().copied()) else {
@@ -132,6 +140,23 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
         });
     };
 
+    // Once the live rows are in: follow what arrived below the server's rows, or load
+    // the older messages asked for by a scroll to the top meanwhile.
+    let load_older_asked = load_older.clone();
+    Effect::new(move |_| {
+        if !mounted.get() {
+            return;
+        }
+        if at_bottom.get_untracked() {
+            request_animation_frame(scroll_to_bottom);
+        } else if list
+            .get_untracked()
+            .is_some_and(|list| list.scroll_top() < LOAD_OLDER_WITHIN_PX)
+        {
+            load_older_asked();
+        }
+    });
+
     let on_scroll = move |_: ev::Event| {
         let Some(list) = list.get_untracked() else {
             return;
@@ -142,7 +167,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
         if bottom {
             unread.set(0);
         }
-        if list.scroll_top() < 120.0 {
+        if list.scroll_top() < LOAD_OLDER_WITHIN_PX {
             load_older();
         }
     };
@@ -162,7 +187,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                     }
                 }}
             </p>
-            <MessageLog />
+            <MessageLog mounted />
         </div>
         <Show when=move || { unread.get() > 0 }>
             <button class="new-pill" on:click=move |_| scroll_to_bottom()>
@@ -176,11 +201,13 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
 }
 
 /// The rows. On the server, their HTML written directly (`page_html.rs`); in the
-/// browser, the live rows, which replace the server's once the app runs rather than
-/// hydrate them. They become a live region (`role="log"`) only after that swap, so that
-/// a screen reader does not read the whole page of messages out as new.
+/// browser, the live rows, which replace the server's rather than hydrate them: once the
+/// stream is live on a page load (see [`mount_when_live`]), at once when the app moves
+/// to a room. They become a live region (`role="log"`) only then, so that a screen
+/// reader does not read the whole page of messages out as new. `mounted` is set once
+/// they are in.
 #[component]
-fn MessageLog() -> impl IntoView {
+fn MessageLog(mounted: RwSignal<bool>) -> impl IntoView {
     let session = expect_context::<SessionContext>();
     #[cfg(feature = "ssr")]
     {
@@ -188,12 +215,22 @@ fn MessageLog() -> impl IntoView {
         let html = feed
             .messages
             .with_untracked(|all| page_html::rows_html(all, session.name_untracked().as_ref()));
+        let _ = mounted;
         view! { <ol class="message-log" aria-label="Messages" inner_html=html></ol> }
     }
     #[cfg(not(feature = "ssr"))]
     {
         let log = NodeRef::<html::Ol>::new();
-        log.on_load(move |log| mount_when_live(log, session));
+        // Hydrating the server's page, or built by the app (no server rows to keep)?
+        let on_page_load = !expect_context::<super::Hydrated>().0.get_untracked();
+        log.on_load(move |log| {
+            if on_page_load {
+                mount_when_live(log, session, mounted);
+            } else {
+                mount_rows(&log, session);
+                mounted.set(true);
+            }
+        });
         view! { <ol class="message-log" aria-label="Messages" node_ref=log></ol> }
     }
 }
@@ -211,7 +248,11 @@ const ROWS_WAIT_AT_MOST: std::time::Duration = std::time::Duration::from_millis(
 /// and the `live` it shows; done after, the reader sees the room go live first, and
 /// only the rows' buttons come that much later.
 #[cfg(not(feature = "ssr"))]
-fn mount_when_live(log: web_sys::HtmlOListElement, session: SessionContext) {
+fn mount_when_live(
+    log: web_sys::HtmlOListElement,
+    session: SessionContext,
+    mounted: RwSignal<bool>,
+) {
     use crate::app::live::Connection;
     use std::{cell::RefCell, rc::Rc};
     // The owner of the rows: this `on_load`'s, which lives as long as the list.
@@ -219,10 +260,12 @@ fn mount_when_live(log: web_sys::HtmlOListElement, session: SessionContext) {
     let pending = Rc::new(RefCell::new(Some(log)));
     let mount = move || {
         // (Not once the list has gone: the room was left before the timer.)
-        if let Some(log) = pending.borrow_mut().take()
+        let log = pending.borrow_mut().take();
+        if let Some(log) = log
             && log.is_connected()
         {
             owner.with(|| mount_rows(&log, session));
+            mounted.set(true);
         }
     };
     let status = expect_context::<Feed>().status;

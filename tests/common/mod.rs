@@ -206,6 +206,12 @@ impl Drop for TestApp {
         if !self.owns_prefix {
             return;
         }
+        // Stop both nodes first, so that neither writes under the prefix (a presence
+        // refresh, say) after it is deleted.
+        self.stop.cancel();
+        if let Some(peer) = &self.peer {
+            peer.stop.cancel();
+        }
         if let Some(url) = &self.config.redis_url {
             delete_prefix(url, &self.config.redis_prefix);
         } else if !self.config.redis_cluster_urls.is_empty() {
