@@ -12,7 +12,7 @@ use std::{
     path::PathBuf,
     time::{Duration, Instant},
 };
-use tiny_chat::message::ChatMessage;
+use tiny_chat::{message::ChatMessage, server::broker::redis::ask_any_node};
 
 /// A cluster of its own (three masters, three replicas), for a test that breaks it.
 struct LocalCluster {
@@ -66,48 +66,25 @@ impl Drop for LocalCluster {
 
 /// Each slot range's master port, from `CLUSTER SLOTS` on any node of `urls`.
 fn slot_masters(urls: &[String]) -> Vec<(u16, u16, u16)> {
-    for url in urls {
-        let Ok(mut connection) = redis::Client::open(url.as_str()).and_then(|c| c.get_connection())
-        else {
-            continue;
-        };
-        // Each range: [from, to, [master ip, port, id, ...], replicas...].
-        let Ok(ranges) = redis::cmd("CLUSTER")
-            .arg("SLOTS")
-            .query::<Vec<Vec<redis::Value>>>(&mut connection)
-        else {
-            continue;
-        };
-        let number = |value: &redis::Value| redis::from_redis_value_ref::<u16>(value).unwrap();
-        return ranges
-            .iter()
-            .map(|range| {
-                let redis::Value::Array(master) = &range[2] else {
-                    panic!("a master in {range:?}")
-                };
-                (number(&range[0]), number(&range[1]), number(&master[1]))
-            })
-            .collect();
-    }
-    panic!("no node of {urls:?} answers CLUSTER SLOTS");
+    // Each range: [from, to, [master ip, port, id, ...], replicas...].
+    let ranges: Vec<Vec<redis::Value>> = ask_any_node(urls, redis::cmd("CLUSTER").arg("SLOTS"))
+        .unwrap_or_else(|| panic!("no node of {urls:?} answers CLUSTER SLOTS"));
+    let number = |value: &redis::Value| redis::from_redis_value_ref::<u16>(value).unwrap();
+    ranges
+        .iter()
+        .map(|range| {
+            let redis::Value::Array(master) = &range[2] else {
+                panic!("a master in {range:?}")
+            };
+            (number(&range[0]), number(&range[1]), number(&master[1]))
+        })
+        .collect()
 }
 
 /// The port of the master that holds `room`'s keys now.
 fn master_of(urls: &[String], prefix: &str, room: &str) -> u16 {
     let key = format!("{prefix}:room:{{{room}}}:log");
-    let slot: u16 = urls
-        .iter()
-        .find_map(|url| {
-            let mut connection = redis::Client::open(url.as_str())
-                .ok()?
-                .get_connection()
-                .ok()?;
-            redis::cmd("CLUSTER")
-                .arg("KEYSLOT")
-                .arg(&key)
-                .query(&mut connection)
-                .ok()
-        })
+    let slot: u16 = ask_any_node(urls, redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key))
         .expect("a node answers CLUSTER KEYSLOT");
     slot_masters(urls)
         .into_iter()

@@ -358,22 +358,24 @@ impl RedisBroker {
     }
 }
 
+/// `command`'s answer from the first node of `urls` that gives one, on a connection of
+/// its own: for questions about the cluster itself (its shards, a key's slot) asked
+/// outside the broker, by [`delete_prefix_on_cluster`] and the tests.
+pub fn ask_any_node<T: redis::FromRedisValue>(urls: &[String], command: &redis::Cmd) -> Option<T> {
+    urls.iter().find_map(|url| {
+        let mut connection = redis::Client::open(url.as_str())
+            .ok()?
+            .get_connection()
+            .ok()?;
+        command.query(&mut connection).ok()
+    })
+}
+
 /// [`super::delete_prefix`] on a cluster: every master's keys under `prefix`.
 pub fn delete_prefix_on_cluster(urls: &[String], prefix: &str) -> anyhow::Result<usize> {
     // `CLUSTER SHARDS` (Redis 7), from the first seed that answers: each shard's nodes,
     // with their role, health, address and port.
-    let shards: Value = urls
-        .iter()
-        .find_map(|url| {
-            let mut connection = redis::Client::open(url.as_str())
-                .ok()?
-                .get_connection()
-                .ok()?;
-            redis::cmd("CLUSTER")
-                .arg("SHARDS")
-                .query(&mut connection)
-                .ok()
-        })
+    let shards: Value = ask_any_node(urls, redis::cmd("CLUSTER").arg("SHARDS"))
         .context("no node of the cluster answers")?;
     let mut deleted = 0;
     for address in masters(&shards) {

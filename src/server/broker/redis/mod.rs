@@ -33,7 +33,7 @@ mod presence;
 mod shards;
 mod store;
 
-pub use cluster::delete_prefix_on_cluster;
+pub use cluster::{ask_any_node, delete_prefix_on_cluster};
 
 pub use presence::PRESENCE_TTL;
 
