@@ -205,9 +205,11 @@ impl Shards {
     /// Unsubscribes the rooms without listeners here, subscribes (and catches up) the
     /// rooms with listeners whose subscription failed, and pings the cluster.
     async fn tidy(&self) {
+        let mut subscribed = self.subscribed.lock().await;
+        // Read under the lock: a stream joins the hub before it `watch`es, so a room
+        // `watch` subscribed meanwhile is in this list, and not taken for one left.
         let active = self.hub.active_rooms();
         let open: HashSet<&RoomName> = active.iter().map(|(room, _)| room).collect();
-        let mut subscribed = self.subscribed.lock().await;
         let gone: Vec<RoomName> = subscribed
             .keys()
             .filter(|room| !open.contains(room))
@@ -225,15 +227,20 @@ impl Shards {
             .filter(|(room, _)| !subscribed.contains_key(room))
             .cloned()
             .collect();
+        let mut resubscribed = Vec::new();
         for (room, last) in missing {
             subscribed.insert(room.clone(), false);
             if self.subscribe(&room).await.is_err() {
                 subscribed.remove(&room);
                 continue;
             }
-            self.catch_up_from((room, last)).await;
+            resubscribed.push((room, last));
         }
+        // Caught up without the lock: streams opening meanwhile need not wait for it.
         drop(subscribed);
+        for room in resubscribed {
+            self.catch_up_from(room).await;
+        }
         let ping: redis::RedisResult<String> = redis::cmd("PING")
             .query_async(&mut self.connection.clone())
             .await;
