@@ -207,6 +207,8 @@ impl RedisBroker {
                 if !self.holds_name(author).await? {
                     return Err(BrokerError::Revoked);
                 }
+                // A retry after a `503` for want of a replica: `201` only once one has it.
+                self.replicated(room).await?;
                 return self.published(0, prior, new);
             }
         }
@@ -293,7 +295,7 @@ impl RedisBroker {
             .key(self.keys.rooms())
             .arg(ms)
             .arg(room.as_str())
-            .arg(self.limits.room_idle.as_millis().max(1) as u64)
+            .arg(self.room_idle_ms())
             .arg(self.limits.max_rooms)
             .invoke_async(&mut self.connection.clone())
             .await

@@ -276,6 +276,10 @@ impl RedisBroker {
         self.limits.name_idle.as_millis().max(1) as u64
     }
 
+    fn room_idle_ms(&self) -> u64 {
+        self.limits.room_idle.as_millis().max(1) as u64
+    }
+
     fn store(&self) -> Store {
         Store {
             connection: self.connection.clone(),
@@ -297,7 +301,7 @@ impl RedisBroker {
             .arg(self.name_idle_ms())
             .arg(interval_us(self.limits.post_rate))
             .arg(self.limits.post_burst)
-            .arg(self.limits.room_idle.as_millis().max(1) as u64)
+            .arg(self.room_idle_ms())
             .arg(format!("{}:room:", self.keys.prefix))
             .arg(self.limits.history * LOG_ENTRIES_PER_MESSAGE);
     }
@@ -372,12 +376,22 @@ impl RedisBroker {
 
 /// A script that publishes on a room's channel: as it is on one Redis, and with
 /// `SPUBLISH` (sharded Pub/Sub, to the room's own slot) on a cluster.
+///
+/// # Panics
+///
+/// When a sharded script still publishes some other way (`pcall`, double quotes): on a
+/// cluster such a publish reaches no listener, and nothing would say so. The scripts are
+/// built when the broker starts, so every cluster test would fail first.
 fn publishing_script(text: &str, sharded: bool) -> Script {
-    if sharded {
-        Script::new(&text.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'"))
-    } else {
-        Script::new(text)
+    if !sharded {
+        return Script::new(text);
     }
+    let text = text.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'");
+    assert!(
+        !text.contains("'PUBLISH'") && !text.contains("\"PUBLISH\""),
+        "a script publishes other than with redis.call('PUBLISH', ...):\n{text}"
+    );
+    Script::new(&text)
 }
 
 #[async_trait]
@@ -595,4 +609,25 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::publishing_script;
+
+    #[test]
+    #[should_panic(expected = "publishes other than")]
+    fn a_publish_the_cluster_would_not_shard_is_refused() {
+        publishing_script("redis.pcall('PUBLISH', KEYS[1], ARGV[1])", true);
+    }
+
+    #[test]
+    fn a_publish_becomes_a_sharded_publish_on_a_cluster() {
+        let text = "redis.call('PUBLISH', KEYS[1], ARGV[1])";
+        let one_redis = publishing_script(text, false).get_hash().to_owned();
+        let cluster = publishing_script(text, true).get_hash().to_owned();
+        assert_ne!(one_redis, cluster);
+        let expected = redis::Script::new("redis.call('SPUBLISH', KEYS[1], ARGV[1])");
+        assert_eq!(cluster, expected.get_hash());
+    }
 }
