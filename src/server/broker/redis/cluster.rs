@@ -30,8 +30,8 @@
 //! the cluster client already holds to that master), so per room it is.
 
 use super::{
-    COMMAND_TIMEOUT, Conn, RedisBroker, append_lua, gcra_lua, interval_us, log, publishing_script,
-    rate_limited, shards::Shards, store::reply_fields, unavailable,
+    COMMAND_TIMEOUT, Conn, RedisBroker, RunScript, append_lua, gcra_lua, interval_us, log,
+    publishing_script, rate_limited, shards::Shards, store::reply_fields, unavailable,
 };
 use crate::{
     message::RoomName,
@@ -178,10 +178,8 @@ impl RedisBroker {
             .arg(self.name_idle_ms())
             .arg(interval_us(self.limits.post_rate))
             .arg(self.limits.post_burst)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("admitting a post")
-            .map_err(unavailable)?;
+            .run(&self.connection, "admitting a post")
+            .await?;
         match outcome {
             1 => Ok(()),
             -1 => Err(BrokerError::Revoked),
@@ -222,10 +220,8 @@ impl RedisBroker {
         }
         self.post_args(&mut invocation, &new);
         let (outcome, reply): (i64, String) = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("running the post script")
-            .map_err(unavailable)?;
+            .run(&self.connection, "running the post script")
+            .await?;
         if outcome == 1 {
             // At once: the index is another slot, most likely another master.
             let (replicated, indexed) =
@@ -329,10 +325,8 @@ impl RedisBroker {
             .key(self.keys.signin(client))
             .arg(interval_us(self.limits.signin_rate))
             .arg(self.limits.signin_burst)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("counting a sign-in")
-            .map_err(unavailable)?;
+            .run(&self.connection, "counting a sign-in")
+            .await?;
         if wait > 0 {
             return Err(BrokerError::RateLimited(Duration::from_micros(wait)));
         }
@@ -342,10 +336,8 @@ impl RedisBroker {
             .key(self.keys.name(&holder.name))
             .arg(&holder.session_id)
             .arg(self.name_idle_ms())
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("claiming a name")
-            .map_err(unavailable)?;
+            .run(&self.connection, "claiming a name")
+            .await?;
         if granted != 1 {
             return Ok(Claim::Taken);
         }

@@ -21,7 +21,7 @@
 //! change is read and applied again: so concurrent reactions from many nodes all count.
 //! Pub/Sub payloads: `u\n<entry id>\n<JSON>` and `d\n<entry id>\n<message id>`.
 
-use super::{RedisBroker, interval_us, publishing_script, rate_limited, unavailable};
+use super::{RedisBroker, RunScript, interval_us, publishing_script, rate_limited, unavailable};
 use crate::{
     message::{ChatMessage, Deleted, DisplayName, MessageId, RoomName},
     server::{
@@ -173,10 +173,8 @@ impl RedisBroker {
             .key(self.keys.log(room))
             .arg(bound)
             .arg(limit)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("reading room history")
-            .map_err(unavailable)?;
+            .run(&self.connection, "reading room history")
+            .await?;
         let mut messages = parse_history(room, reply).map_err(unavailable)?;
         messages.reverse();
         Ok(messages)
@@ -293,10 +291,8 @@ impl RedisBroker {
             .arg(self.keys.live(room))
             .arg(self.limits.history)
             .arg(self.limits.history * LOG_ENTRIES_PER_MESSAGE)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("running the change script")
-            .map_err(unavailable)?;
+            .run(&self.connection, "running the change script")
+            .await?;
         match outcome {
             1 => Ok(true),
             -4 => Ok(false),

@@ -51,7 +51,7 @@ use async_trait::async_trait;
 use conn::Conn;
 use keys::Keys;
 use redis::{
-    AsyncCommands, Client, Script,
+    AsyncCommands, Client, FromRedisValue, Script,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use std::{
@@ -338,10 +338,8 @@ impl RedisBroker {
             .key(self.keys.name(&holder.name))
             .arg(&holder.session_id)
             .arg(self.name_idle_ms())
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("checking a name's hold")
-            .map_err(unavailable)?;
+            .run(&self.connection, "checking a name's hold")
+            .await?;
         Ok(held == 1)
     }
 
@@ -366,10 +364,8 @@ impl RedisBroker {
             .touch
             .key(self.keys.name(&holder.name))
             .arg(&holder.session_id)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("releasing a name")
-            .map_err(unavailable)?;
+            .run(&self.connection, "releasing a name")
+            .await?;
         Ok(())
     }
 }
@@ -414,10 +410,8 @@ impl Broker for RedisBroker {
         }
         self.post_args(&mut invocation, &new);
         let (outcome, reply): (i64, String) = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("running the publish script")
-            .map_err(unavailable)?;
+            .run(&self.connection, "running the publish script")
+            .await?;
         self.published(outcome, reply, new)
     }
 
@@ -486,10 +480,8 @@ impl Broker for RedisBroker {
             .arg(self.name_idle_ms())
             .arg(interval_us(self.limits.signin_rate))
             .arg(self.limits.signin_burst)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("claiming a name")
-            .map_err(unavailable)?;
+            .run(&self.connection, "claiming a name")
+            .await?;
         match outcome {
             1 => Ok(Claim::Granted),
             0 => Ok(Claim::Taken),
@@ -598,6 +590,29 @@ fn interval_us(rate: f64) -> u64 {
 /// A script's "past the limit" answer, the wait in µs as text, as the error.
 fn rate_limited(wait_us: &str) -> BrokerError {
     BrokerError::RateLimited(Duration::from_micros(wait_us.parse().unwrap_or(1_000_000)))
+}
+
+/// A script run on the broker's connection, where a failure counts as the broker being
+/// unavailable ([`unavailable`]), with what it was doing as the error's context.
+trait RunScript {
+    async fn run<T: FromRedisValue>(
+        &self,
+        connection: &Conn,
+        doing: &'static str,
+    ) -> BrokerResult<T>;
+}
+
+impl RunScript for redis::ScriptInvocation<'_> {
+    async fn run<T: FromRedisValue>(
+        &self,
+        connection: &Conn,
+        doing: &'static str,
+    ) -> BrokerResult<T> {
+        self.invoke_async(&mut connection.clone())
+            .await
+            .context(doing)
+            .map_err(unavailable)
+    }
 }
 
 fn unavailable(error: anyhow::Error) -> BrokerError {

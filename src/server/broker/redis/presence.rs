@@ -20,7 +20,7 @@
 //! the room across the 100-person limit, either way, sends the room's presence instead,
 //! `p\ncount\nname...`: so a list that stopped getting joins and leaves is made right.
 
-use super::{Keys, RedisBroker, Store, publishing_script, unavailable};
+use super::{Keys, RedisBroker, RunScript, Store, publishing_script, unavailable};
 use crate::{
     awareness::{
         JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
@@ -341,10 +341,8 @@ impl RedisBroker {
             invocation.arg(person.canonical()).arg(person.as_str());
         }
         let (joined, count, entries): (i64, usize, Vec<String>) = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("entering presence")
-            .map_err(unavailable)?;
+            .run(&self.connection, "entering presence")
+            .await?;
         Ok((joined >= 0).then(|| presence_of(room, count, &entries)))
     }
 
@@ -360,10 +358,8 @@ impl RedisBroker {
             .arg(person.as_str())
             .arg(JOIN_LEAVE_LIMIT)
             .arg(self.keys.live(room))
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("leaving presence")
-            .map_err(unavailable)?;
+            .run(&self.connection, "leaving presence")
+            .await?;
         Ok(())
     }
 
@@ -388,10 +384,8 @@ impl RedisBroker {
             .arg(person.name.as_str())
             .arg(&person.session_id)
             .arg(self.name_idle_ms())
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("sending typing")
-            .map_err(unavailable)?;
+            .run(&self.connection, "sending typing")
+            .await?;
         if outcome < 0 {
             return Err(BrokerError::Revoked);
         }
