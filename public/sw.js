@@ -16,9 +16,9 @@
 const CACHE = 'tiny-chat-v1';
 // The most pages kept; the oldest go first.
 const MAX_PAGES = 30;
-// The most /pkg/ files kept: release builds name them after their content, so each
-// deploy brings new names; a few builds' worth stay, the oldest go.
-const MAX_FILES = 12;
+// The most built files kept: release builds name them after their content, so each
+// deploy brings new names; a few builds' worth (about six files each) stay, the oldest go.
+const MAX_FILES = 18;
 // A page asks to keep what it shows once it has loaded (see `message`); what this worker
 // stored that recently (the page itself, when it came through here) is not fetched again.
 const FRESH_MS = 60_000;
@@ -39,8 +39,10 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+// The app's built files: `/pkg/...`, and `/v/<build>/pkg/...` where a release build
+// serves its main JS, WASM and their lazily loaded pieces (src/server/assets.rs).
 function isPkg(url) {
-  return url.pathname.startsWith('/pkg/');
+  return /^(\/v\/[^/]+)?\/pkg\//.test(url.pathname);
 }
 
 // Same origin, and neither the API (JSON, event streams) nor the metrics.

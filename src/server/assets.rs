@@ -1,6 +1,6 @@
 //! The built files under `/pkg/`: the WASM, its JS glue and the stylesheet.
 //!
-//! A release build (`cargo leptos build --release --precompress`, with `hash-files` in
+//! A release build (`cargo leptos build --release --precompress --split`, with `hash-files` in
 //! Cargo.toml) names each file after a hash of its content, and writes a `.br` and a
 //! `.gz` copy next to it. tower-http's `ServeDir` sends the copy the browser accepts
 //! (`Vary: Accept-Encoding`), and the file as it is to a browser that accepts neither.
@@ -8,6 +8,15 @@
 //! HTML that names them is never served from a cache (`no-cache`), so a page is never
 //! paired with another build's WASM. Unhashed files (a development build) are
 //! revalidated every time.
+//!
+//! With `--split` (which every build in this repo passes), the WASM is cut in pieces: the
+//! main module, and files fetched later by a loader, `__wasm_split.<hash>.js`, for the
+//! functions marked `#[lazy]`. cargo-leptos names the main JS and WASM after their
+//! content *before* it writes the loader's name into them, so a change in lazy code alone
+//! leaves their names as they were over new content: a browser holding last build's copy
+//! for a year would ask for pieces that are gone. So the page loads the main JS, the WASM
+//! and the loader from [`asset_root`]`/pkg/`, a path named after the hashes of all three
+//! (which the loader's own hash follows from the pieces'), served by the same files.
 //!
 //! Only these files are precompressed. Pages and JSON are not compressed on the fly:
 //! they are small next to the WASM, and compressing each answer costs server time
@@ -66,6 +75,31 @@ fn parse_hashes(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// Where this build's main JS, WASM and split loader are served from, before
+/// `/pkg/`: `/v/<build>` with `<build>` named after their hashes (the module doc says
+/// why), or nothing for a build without hashed names. The page asks for them there
+/// (`HydrationScripts`'s `root`), and relative URLs inside them (the loader, the lazy
+/// pieces) stay under it.
+pub fn asset_root(options: &LeptosOptions) -> &'static str {
+    static ROOT: OnceLock<String> = OnceLock::new();
+    ROOT.get_or_init(|| build_root(hashes(options)))
+}
+
+fn build_root(hashes: &HashMap<String, String>) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use sha2::{Digest, Sha256};
+    if !hashes.contains_key("js") {
+        return String::new();
+    }
+    let mut digest = Sha256::new();
+    for kind in ["js", "wasm", "split"] {
+        let hash = hashes.get(kind).map_or("", String::as_str);
+        digest.update(format!("{kind}:{hash}\n"));
+    }
+    let build = URL_SAFE_NO_PAD.encode(&digest.finalize()[..12]);
+    format!("/v/{build}")
+}
+
 /// The stylesheet's URL: `/pkg/tiny-chat.<hash>.css` when hashed.
 pub fn stylesheet(options: &LeptosOptions) -> String {
     let name = match hashes(options).get("css") {
@@ -113,5 +147,27 @@ mod tests {
         assert_eq!(hashes["wasm"], "d-e_f");
         assert_eq!(hashes["css"], "123");
         assert_eq!(hashes.len(), 3);
+    }
+
+    #[test]
+    fn the_build_root_follows_the_main_files_and_the_split_loader() {
+        let root = |text: &str| build_root(&parse_hashes(text));
+        let build = "js: a\nwasm: b\ncss: c\nsplit: d\n";
+        assert!(root(build).starts_with("/v/"), "{}", root(build));
+        assert_eq!(root(build).len(), "/v/".len() + 16);
+        // The stylesheet has its own hashed name: a change of style alone keeps the
+        // WASM cached.
+        assert_eq!(root(build), root("js: a\nwasm: b\ncss: other\nsplit: d\n"));
+        for changed in [
+            "js: A\nwasm: b\ncss: c\nsplit: d\n",
+            "js: a\nwasm: B\ncss: c\nsplit: d\n",
+            // Only lazy code changed: the loader's hash is all that moves.
+            "js: a\nwasm: b\ncss: c\nsplit: D\n",
+            "js: a\nwasm: b\ncss: c\n",
+        ] {
+            assert_ne!(root(build), root(changed), "{changed}");
+        }
+        // A development build: no hashes, no root.
+        assert_eq!(root(""), "");
     }
 }

@@ -118,7 +118,15 @@ pub fn router(state: AppState) -> Router {
                 HeaderValue::from_static("no-cache"),
             )),
         )
-        .nest_service("/pkg", assets::pkg(&state.leptos_options))
+        .nest_service("/pkg", assets::pkg(&state.leptos_options));
+    // This build's main JS, WASM and split loader, where the page asks for them.
+    let root = assets::asset_root(&state.leptos_options);
+    let pages = if root.is_empty() {
+        pages
+    } else {
+        pages.nest_service(&format!("{root}/pkg"), assets::pkg(&state.leptos_options))
+    };
+    let pages = pages
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         .fallback(files)
         // Pages name this build's hashed files: never served from a cache unchecked.
