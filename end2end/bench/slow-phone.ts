@@ -155,7 +155,7 @@ export function bytesOf(transfers: Transfer[]): { page: number; pkg: number; wor
     if (i >= 0) answered.splice(i, 1);
   }
   const sum = (list: Transfer[]) => list.reduce((total, t) => total + t.bytes, 0);
-  return { page: sum(forPage), pkg: sum(forPage.filter((t) => t.path.startsWith('/pkg/'))), workerOwn };
+  return { page: sum(forPage), pkg: sum(forPage.filter((t) => t.path.includes('/pkg/'))), workerOwn };
 }
 
 /** Slows `page` down as the phone is. Its service worker is `Workers`' to slow. */

@@ -2,7 +2,7 @@
 // A benchmark, not a test: it fails only when a page never goes live, and prints the
 // figures (BENCHMARKS.md records them) and writes them to
 // end2end/bench-results/time-to-live.json. Run it with `scripts/bench ttl`, which builds
-// the release site first (`cargo leptos build --release --precompress`).
+// the release site first (`cargo leptos build --release --precompress --split`).
 //
 // Each load is timed in the page, from navigation start (`performance.timeOrigin`):
 // - text painted: the first message's text, by Element Timing (`slow-phone.ts`, `probe`);
@@ -165,7 +165,7 @@ function report(browser: Browser, cold: Load[], warm: Load[]): void {
   const machine = `${cpus.length} cores, ${cpus[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
   const date = new Date().toISOString();
   const pkg = cold[0].transfers
-    .filter((t) => t.by === 'page' && t.path.startsWith('/pkg/'))
+    .filter((t) => t.by === 'page' && t.path.includes('/pkg/'))
     .map((t) => `${t.path} ${number(t.bytes)} B ${t.encoding ?? 'identity'}`);
   console.log(
     [
@@ -230,7 +230,7 @@ test('a room of 50 messages on a slow phone: text, hydrated, live, bytes; cold a
   // Once the worker controls the page, it keeps the page and its /pkg/ files.
   const files = primed.transfers
     .map((t) => t.path)
-    .filter((p) => p === `/r/${ROOM}` || p.startsWith('/pkg/'));
+    .filter((p) => p === `/r/${ROOM}` || p.includes('/pkg/'));
   await expect.poll(() => kept(context, node), { timeout: 30_000 }).toEqual(expect.arrayContaining(files));
   expect(workers.running, 'the service worker runs, slowed').toBeGreaterThan(0);
   const warm: Load[] = [];

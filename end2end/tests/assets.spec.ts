@@ -1,25 +1,64 @@
-// What a browser downloads before the chat is live: the WASM, its JS and the stylesheet,
-// under names that change with their content, cached for good, and sent compressed.
-import { test, expect, connection } from './fixtures';
+// What a browser downloads: the stylesheet, the WASM and its JS before the chat is live,
+// then the lazily loaded rest of the WASM (src/app/later.rs). All under names that change
+// with their content, cached for good, and sent compressed.
+import { test, expect, connection, partsMounted } from './fixtures';
 
-const HASHED = /\/pkg\/tiny-chat\.[A-Za-z0-9_-]{22}\.(wasm|js|css)$/;
+const HASH = '[A-Za-z0-9_-]{22}';
+/** Each file a room page fetches, by kind: the JS, the WASM and the split loader under
+ * this build's root (`/v/<build>/pkg/`, src/server/assets.rs), the stylesheet under
+ * `/pkg/`, and the piece of the WASM loaded after live. */
+const KINDS: [string, RegExp][] = [
+  ['css', new RegExp(`^/pkg/tiny-chat\\.${HASH}\\.css$`)],
+  ['js', new RegExp(`^/v/[A-Za-z0-9_-]{16}/pkg/tiny-chat\\.${HASH}\\.js$`)],
+  ['wasm', new RegExp(`^/v/[A-Za-z0-9_-]{16}/pkg/tiny-chat\\.${HASH}\\.wasm$`)],
+  ['loader', new RegExp(`^/v/[A-Za-z0-9_-]{16}/pkg/__wasm_split\\.${HASH}\\.js$`)],
+  ['later', new RegExp(`^/v/[A-Za-z0-9_-]{16}/pkg/split_mount_parts_[0-9]+\\.${HASH}\\.wasm$`)],
+];
+const kindOf = (path: string) => KINDS.find(([, pattern]) => pattern.test(path))?.[0] ?? path;
+
+/**
+ * What a room page may transfer (brotli) before it is live. Issue 11's budget is 250,000
+ * bytes, and not met yet: 273,877 on 2026-11-25 (BENCHMARKS.md says where the rest is).
+ * This holds the line, so that the figure only goes down; lower it as it does.
+ */
+const BUDGET = 276_000;
 
 test('the room loads hashed, immutable, brotli-compressed files, and the page is revalidated', async ({ page, chat }) => {
   const node = await chat.node();
   const files = new Map<string, { encoding?: string; cache?: string }>();
   page.on('response', (response) => {
     const url = new URL(response.url());
-    if (url.pathname.startsWith('/pkg/')) {
+    if (url.pathname.includes('/pkg/')) {
       const headers = response.headers();
       files.set(url.pathname, { encoding: headers['content-encoding'], cache: headers['cache-control'] });
     }
   });
+  // When the status first says `live`, in the page's own clock.
+  await page.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      if (document.querySelector('.room-header .status')?.textContent === 'live') {
+        Object.assign(window, { __liveAt: performance.now() });
+        observer.disconnect();
+      }
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
   const answer = await page.goto(`${node.url}/r/assets`);
   expect(answer?.headers()['cache-control']).toBe('private, no-cache');
   await expect(connection(page)).toHaveText('live');
+  await partsMounted(page);
+  const beforeLive = await page.evaluate(() => {
+    const liveAt = (window as unknown as { __liveAt: number }).__liveAt;
+    return performance.getEntriesByType('resource').map((e) => e as PerformanceResourceTiming)
+      .filter((e) => new URL(e.name).pathname.includes('/pkg/') && e.startTime < liveAt)
+      .map((e) => ({ path: new URL(e.name).pathname, bytes: e.encodedBodySize }));
+  });
 
-  const kinds = [...files.keys()].map((path) => HASHED.exec(path)?.[1]).sort();
-  expect(kinds, `hashed names: ${[...files.keys()]}`).toEqual(['css', 'js', 'wasm']);
+  expect(beforeLive.map((f) => kindOf(f.path)).sort(), 'fetched before live').toEqual(['css', 'js', 'loader', 'wasm']);
+  const total = beforeLive.reduce((sum, f) => sum + f.bytes, 0);
+  expect(total, `bytes before live: ${JSON.stringify(beforeLive)}`).toBeLessThanOrEqual(BUDGET);
+
+  const kinds = [...files.keys()].map(kindOf).sort();
+  expect(kinds, `files: ${[...files.keys()]}`).toEqual(['css', 'js', 'later', 'loader', 'wasm']);
   for (const [path, { encoding, cache }] of files) {
     expect(encoding, path).toBe('br');
     expect(cache, path).toBe('public, max-age=31536000, immutable');
@@ -30,7 +69,7 @@ test('without Accept-Encoding the WASM comes as it is, whole', async ({ page, ch
   const node = await chat.node();
   await page.goto(`${node.url}/r/assets`);
   const wasm = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).find((n) => n.endsWith('.wasm')));
-  expect(wasm).toMatch(HASHED);
+  expect(kindOf(new URL(wasm!).pathname)).toBe('wasm');
   const plain = await request.get(wasm!, { headers: { 'accept-encoding': 'identity' } });
   expect(plain.status()).toBe(200);
   expect(plain.headers()['content-encoding']).toBeUndefined();
@@ -38,4 +77,10 @@ test('without Accept-Encoding the WASM comes as it is, whole', async ({ page, ch
   expect(Number(plain.headers()['content-length'])).toBe(body.length);
   // A WebAssembly module starts with "\0asm".
   expect([...body.subarray(0, 4)]).toEqual([0, 0x61, 0x73, 0x6d]);
+
+  // Under another build's root, nothing: that build's files are gone, and this one's
+  // must not be cached for a year under its name.
+  const other = new URL(wasm!);
+  other.pathname = other.pathname.replace(/^\/v\/[^/]+\//, '/v/AAAAAAAAAAAAAAAA/');
+  expect((await request.get(other.href)).status()).toBe(404);
 });

@@ -241,13 +241,24 @@ export async function postAs(node: Site, name: string, room: string, texts: stri
   }
 }
 
-/** Opens a room and waits until it is live: hydrated, with its stream open. */
+/**
+ * Opens a room and waits until it is live (hydrated, with its stream open) and its
+ * parts are mounted: the rows, the composer, the sidebars (src/app/later.rs). Until
+ * then the server's HTML shows them, and its message box is a plain form's, where
+ * Enter is a new line.
+ */
 export async function openRoom(page: Page, node: Site, room: string): Promise<void> {
   page.on('console', (message) => {
     if (message.text().includes('panicked')) panics.push(message.text());
   });
   await page.goto(`${node.url}/r/${room}`);
   await expect(connection(page)).toHaveText('live');
+  await partsMounted(page);
+}
+
+/** Waits until the room's live parts are in (mounted together, the rows among them). */
+export async function partsMounted(page: Page): Promise<void> {
+  await expect(page.locator('.message-log[role="log"]')).toBeAttached();
 }
 
 /** The texts shown in the message log, in order. */

@@ -288,7 +288,7 @@ mod browser {
 
     /// Registers the service worker (`public/sw.js`), which keeps the pages opened here
     /// and the app's `/pkg/` files so that a page reloads while the browser is offline,
-    /// and asks it to keep `page` (a path) and this document's `/pkg/` files now: they
+    /// and asks it to keep `page` (a path) and the built files fetched so far now: they
     /// did not come through the worker if it was not in control yet when the page
     /// loaded, or if the router moved here without loading the page.
     ///
@@ -306,10 +306,7 @@ mod browser {
         if !supported {
             return;
         }
-        let Some(document) = window.document() else {
-            return;
-        };
-        let message = offline_message(&document, page);
+        let message = offline_message(&window, page);
         let workers = navigator.service_worker();
         // A page the worker controls was registered already. A registration that fails
         // (a private window, a blocked script) rejects: caught, so that the console does
@@ -337,25 +334,20 @@ mod browser {
         post.forget();
     }
 
-    /// `{cache: [page, ...the /pkg/ files the document links]}`, for the worker.
-    fn offline_message(document: &web_sys::Document, page: &str) -> js_sys::Object {
+    /// `{cache: [page, ...the built files the page has fetched]}`, for the worker.
+    fn offline_message(window: &web_sys::Window, page: &str) -> js_sys::Object {
         use wasm_bindgen::{JsCast, JsValue};
         let urls = js_sys::Array::new();
         urls.push(&JsValue::from_str(page));
-        if let Ok(files) =
-            document.query_selector_all(r#"link[href^="/pkg/"], script[src^="/pkg/"]"#)
-        {
-            for i in 0..files.length() {
-                let Some(file) = files
-                    .item(i)
-                    .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
-                else {
-                    continue;
-                };
-                if let Some(url) = file
-                    .get_attribute("href")
-                    .or_else(|| file.get_attribute("src"))
-                {
+        // Every built file this page has fetched so far: those its head names, and those
+        // fetched by script (the WASM's split loader, the lazily loaded pieces).
+        let fetched = window
+            .performance()
+            .map(|p| p.get_entries_by_type("resource"));
+        for entry in fetched.iter().flat_map(|entries| entries.iter()) {
+            if let Ok(entry) = entry.dyn_into::<web_sys::PerformanceEntry>() {
+                let url = entry.name();
+                if url.contains("/pkg/") {
                     urls.push(&JsValue::from_str(&url));
                 }
             }

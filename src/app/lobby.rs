@@ -1,54 +1,70 @@
 //! `/`: pick a name, then a room: an active one, or any new name.
 
-use super::{SessionContext, data, identity::Identity, sign_in::SignInForm};
+use super::{
+    SessionContext, data,
+    identity::Identity,
+    later::{ActiveRooms, Later, Part},
+    sign_in::SignInForm,
+};
 use crate::message::{RoomName, RoomSummary};
 use leptos::{ev, prelude::*};
 use leptos_router::{components::A, hooks::use_navigate};
 
+/// The page: its frame hydrates; what is on it is a [`Later`] part, mounted at once.
 #[component]
 pub fn Lobby() -> impl IntoView {
-    let session = expect_context::<SessionContext>();
+    // Here, where the browser hydrates, so that it reads the server's answer.
     let rooms = Resource::new(|| (), |_| data::rooms());
-
+    #[cfg(not(feature = "ssr"))]
+    super::later::start(false);
     view! {
         <main class="page narrow lobby">
             <header class="lobby-header">
                 <h1>"tiny-chat"</h1>
                 <p class="tagline">"Rooms that never lose a message."</p>
             </header>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Later part=Part::Lobby(rooms) />
+        </main>
+    }
+}
+
+/// Who you are (or the form to pick a name), the form to open a room, and the active
+/// rooms.
+pub fn lobby_body(rooms: ActiveRooms) -> impl IntoView {
+    let session = expect_context::<SessionContext>();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let _ = session.whoami.await;
+                let name = move || session.name().map(|n| n.to_string()).unwrap_or_default();
+                view! {
+                    <Show
+                        when=move || session.name().is_some()
+                        fallback=|| view! { <SignInForm prompt="Pick a name to chat under" /> }
+                    >
+                        <div class="greeting-row">
+                            <p class="greeting">"Hello, " <strong>{name}</strong> "."</p>
+                            <Identity />
+                        </div>
+                    </Show>
+                }
+            })}
+        </Suspense>
+        <JoinRoom />
+        <section aria-labelledby="active-rooms">
+            <h2 id="active-rooms">"Active rooms"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading rooms…"</p> }>
                 {move || Suspend::new(async move {
-                    let _ = session.whoami.await;
-                    let name = move || session.name().map(|n| n.to_string()).unwrap_or_default();
-                    view! {
-                        <Show
-                            when=move || session.name().is_some()
-                            fallback=|| view! { <SignInForm prompt="Pick a name to chat under" /> }
-                        >
-                            <div class="greeting-row">
-                                <p class="greeting">"Hello, " <strong>{name}</strong> "."</p>
-                                <Identity />
-                            </div>
-                        </Show>
+                    match rooms.await {
+                        Ok(rooms) => view! { <RoomList rooms /> }.into_any(),
+                        Err(error) => view! {
+                            <p class="field-error">"Could not load rooms: " {error.to_string()}</p>
+                        }
+                        .into_any(),
                     }
                 })}
             </Suspense>
-            <JoinRoom />
-            <section aria-labelledby="active-rooms">
-                <h2 id="active-rooms">"Active rooms"</h2>
-                <Suspense fallback=|| view! { <p class="muted">"Loading rooms…"</p> }>
-                    {move || Suspend::new(async move {
-                        match rooms.await {
-                            Ok(rooms) => view! { <RoomList rooms /> }.into_any(),
-                            Err(error) => view! {
-                                <p class="field-error">"Could not load rooms: " {error.to_string()}</p>
-                            }
-                            .into_any(),
-                        }
-                    })}
-                </Suspense>
-            </section>
-        </main>
+        </section>
     }
 }
 

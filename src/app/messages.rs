@@ -201,9 +201,8 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
 }
 
 /// The rows. On the server, their HTML written directly (`page_html.rs`); in the
-/// browser, the live rows, which replace the server's rather than hydrate them: once the
-/// stream is live on a page load (see [`mount_when_live`]), at once when the app moves
-/// to a room. They become a live region (`role="log"`) only then, so that a screen
+/// browser, the live rows, which replace the server's rather than hydrate them once the
+/// page is live (`later.rs`). They become a live region (`role="log"`) only then, so that a screen
 /// reader does not read the whole page of messages out as new. `mounted` is set once
 /// they are in.
 #[component]
@@ -221,68 +220,16 @@ fn MessageLog(mounted: RwSignal<bool>) -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     {
         let log = NodeRef::<html::Ol>::new();
-        // Hydrating the server's page, or built by the app (no server rows to keep)?
-        let on_page_load = !expect_context::<super::Hydrated>().0.get_untracked();
-        log.on_load(move |log| {
-            if on_page_load {
-                mount_when_live(log, session, mounted);
-            } else {
-                mount_rows(&log, session);
-                mounted.set(true);
-            }
-        });
+        log.on_load(move |log| super::later::add_rows(log, mounted));
+        let _ = session;
         view! { <ol class="message-log" aria-label="Messages" node_ref=log></ol> }
     }
 }
 
-/// How long the server's rows wait for the stream before the live ones replace them
-/// anyway (offline, say).
+/// Puts the live rows into `log`, in place of whatever the server sent there (called
+/// by `later::mount_parts` once the page is live).
 #[cfg(not(feature = "ssr"))]
-const ROWS_WAIT_AT_MOST: std::time::Duration = std::time::Duration::from_millis(1500);
-
-/// Mounts the live rows once the stream is open, or after [`ROWS_WAIT_AT_MOST`].
-///
-/// The server's rows already show every message, and mounting 50 live rows is the
-/// largest single piece of the app's start (about 180 ms on a phone-speed CPU: the
-/// `ttl` bench, BENCHMARKS.md issue 11). Done at once, it holds up the stream's start
-/// and the `live` it shows; done after, the reader sees the room go live first, and
-/// only the rows' buttons come that much later.
-#[cfg(not(feature = "ssr"))]
-fn mount_when_live(
-    log: web_sys::HtmlOListElement,
-    session: SessionContext,
-    mounted: RwSignal<bool>,
-) {
-    use crate::app::live::Connection;
-    use std::{cell::RefCell, rc::Rc};
-    // The owner of the rows: this `on_load`'s, which lives as long as the list.
-    let owner = Owner::current().expect("the list has an owner");
-    let pending = Rc::new(RefCell::new(Some(log)));
-    let mount = move || {
-        // (Not once the list has gone: the room was left before the timer.)
-        let log = pending.borrow_mut().take();
-        if let Some(log) = log
-            && log.is_connected()
-        {
-            owner.with(|| mount_rows(&log, session));
-            mounted.set(true);
-        }
-    };
-    let status = expect_context::<Feed>().status;
-    let on_live = mount.clone();
-    Effect::new(move |_| {
-        if status.get() == Connection::Live {
-            // After the frame that shows `live`, in a task of its own.
-            let on_live = on_live.clone();
-            request_animation_frame(move || set_timeout(on_live, std::time::Duration::ZERO));
-        }
-    });
-    set_timeout(mount, ROWS_WAIT_AT_MOST);
-}
-
-/// Puts the live rows into `log`, in place of whatever the server sent there.
-#[cfg(not(feature = "ssr"))]
-fn mount_rows(log: &web_sys::HtmlOListElement, session: SessionContext) {
+pub(super) fn mount_rows(log: &web_sys::HtmlOListElement, session: SessionContext) {
     use super::Hydrated;
     use leptos::tachys::view::{Mountable, Render};
     let messages = expect_context::<Feed>().messages;

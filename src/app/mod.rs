@@ -7,6 +7,7 @@
 //!   - `composer` (the message box: typing, completing `@name`),
 //!   - `members` (who is here: a sidebar, or a sheet on small screens),
 //!   - `sidebar` (recent rooms with their unread counts, notifications).
+//! - `later`: what a room page hydrates, and what it mounts once live.
 //! - [`feed`]: what the room page knows, kept current by the tab's one event stream.
 //! - [`live`]: the browser's one event stream, shared by its tabs.
 //! - [`outbox`]: messages typed and not yet sent, kept through a lost connection.
@@ -20,6 +21,7 @@ mod composer;
 pub mod data;
 pub mod feed;
 pub mod identity;
+mod later;
 pub mod live;
 mod lobby;
 mod members;
@@ -66,6 +68,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = crate::server::assets::stylesheet(&options);
     #[cfg(not(feature = "ssr"))]
     let stylesheet = String::new();
+    // Where the main JS and WASM are served (`server::assets::asset_root` says why).
+    #[cfg(feature = "ssr")]
+    let root = crate::server::assets::asset_root(&options).to_owned();
+    #[cfg(not(feature = "ssr"))]
+    let root = String::new();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -78,7 +85,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options root />
                 <MetaTags />
             </head>
             <body>
@@ -131,9 +138,10 @@ pub fn App() -> impl IntoView {
     provide_context(session);
     let outbox = outbox::Outbox::new();
     provide_context(outbox);
-    // The outbox outlives the room pages: it sends from whichever page this tab shows.
+    // The outbox outlives the room pages: it sends from whichever page this tab shows,
+    // from when the page is live (`later.rs`).
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| outbox::start(outbox, session));
+    later::start_app(outbox, session);
     #[cfg(not(feature = "hydrate"))]
     let _ = session;
 
@@ -141,7 +149,6 @@ pub fn App() -> impl IntoView {
         <Title text="tiny-chat" />
         <Meta name="color-scheme" content="light dark" />
         <Router>
-            <KeepForOffline />
             // Async: the server waits for the page's data and sends it whole, so that it
             // reads (and its forms work) without JavaScript.
             <Routes fallback=|| view! { <NotFound /> }>
@@ -150,15 +157,6 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
-}
-
-/// Keeps the page for reloads while offline (`client::keep_for_offline`): once hydrated,
-/// and after each move of the router, which loads no page through the service worker.
-/// Effects run only in the browser. Renders nothing.
-#[component]
-fn KeepForOffline() -> impl IntoView {
-    let page = leptos_router::hooks::use_location().pathname;
-    Effect::new(move |_| page.with(|page| client::keep_for_offline(page)));
 }
 
 /// Answers the page being rendered with 404 (on the server; a no-op in the browser).

@@ -7,16 +7,12 @@
 //! shown once, in id order.
 
 use super::{
-    SessionContext, client,
-    composer::Composer,
-    data,
+    SessionContext, client, data,
     feed::Feed,
-    identity::Identity,
-    members::{MemberList, MembersButton, Sheet},
-    messages::{MessageList, TypingLine},
-    outbox::{Outbox, OutboxCount, OutboxList},
-    sidebar::RecentRooms,
-    sign_in::SignInForm,
+    later::{Later, Part},
+    members::Sheet,
+    messages::MessageList,
+    outbox::Outbox,
 };
 use crate::message::RoomName;
 use leptos::prelude::*;
@@ -74,20 +70,15 @@ fn Room(room: RoomName) -> impl IntoView {
         false,
     );
 
-    // Who is here, as the server saw it while rendering; the stream takes over after.
-    let members = move |part: fn() -> AnyView| {
-        Suspend::new(async move {
-            if let Ok(here) = presence.await {
-                feed.seed_members(here);
-            }
-            part()
-        })
-    };
-    let (list_room, composer_room) = (room.clone(), room.clone());
+    // Every part but the header's status and the list's frame comes once the page is
+    // live (`later.rs`).
+    #[cfg(not(feature = "ssr"))]
+    super::later::start(true);
+    let list_room = room.clone();
     view! {
         <Title text=move || feed.title() />
         <div class="room-layout">
-            <RecentRooms current=room.clone() />
+            <Later part=Part::Rooms(room.clone()) />
             <main class="room">
                 <header class="room-header">
                     <a class="back" href="/" aria-label="Lobby">"←"</a>
@@ -99,21 +90,19 @@ fn Room(room: RoomName) -> impl IntoView {
                     >
                         {move || feed.status.get().label()}
                     </span>
-                    <OutboxCount />
-                    <Suspense fallback=|| ()>
-                        {move || members(|| view! { <MembersButton /> }.into_any())}
-                    </Suspense>
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let _ = session.whoami.await;
-                            view! {
-                                <Show when=move || session.name().is_some()>
-                                    <Identity />
-                                </Show>
-                            }
-                        })}
-                    </Suspense>
+                    <Later part=Part::OutboxCount />
+                    <Later part=Part::MembersButton(presence) />
+                    <Later part=Part::Identity />
                 </header>
+                // Who is here, as the server saw it while rendering; the stream takes
+                // over after.
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        if let Ok(here) = presence.await {
+                            feed.seed_members(here);
+                        }
+                    })}
+                </Suspense>
                 <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
                     {move || { let room = list_room.clone(); Suspend::new(async move {
                         // Who is looking decides how the server writes the rows.
@@ -130,30 +119,11 @@ fn Room(room: RoomName) -> impl IntoView {
                         }
                     })}}
                 </Transition>
-                <OutboxList room=room.clone() status=feed.status />
-                <TypingLine />
-                <Suspense fallback=|| ()>
-                    {move || { let room = composer_room.clone(); Suspend::new(async move {
-                        let _ = session.whoami.await;
-                        // Mounted once per sign-in, not rebuilt on a change of name.
-                        view! {
-                            <Show
-                                when=move || session.name().is_some()
-                                fallback=|| view! {
-                                    <div class="composer signed-out">
-                                        <SignInForm prompt="Pick a name to join the conversation" />
-                                    </div>
-                                }
-                            >
-                                <Composer room=room.clone() />
-                            </Show>
-                        }
-                    })}}
-                </Suspense>
+                <Later part=Part::Outbox(room.clone()) />
+                <Later part=Part::Typing />
+                <Later part=Part::Composer(room.clone()) />
             </main>
-            <Suspense fallback=|| ()>
-                {move || members(|| view! { <MemberList /> }.into_any())}
-            </Suspense>
+            <Later part=Part::Members(presence) />
         </div>
     }
 }

@@ -1,0 +1,446 @@
+//! What a room page hydrates, and what it mounts once it is live.
+//!
+//! The server renders the whole page, so it reads, and its forms work, before any
+//! WASM runs. The browser hydrates only what a page needs to go live: the header with
+//! the connection status, the message list's frame and the one event stream. Every
+//! other part (the message rows, the composer, the rooms sidebar, the members, who you
+//! are, the outbox, who is typing) is a [`Later`] part: the browser keeps the server's
+//! HTML for it and, once the stream is open (or after [`WAIT_AT_MOST`]), replaces it
+//! with the live component. The lobby works the same way, without waiting: it has no
+//! stream.
+//!
+//! In a release build (`cargo leptos build --split`), what only the live parts reach
+//! is cut out of the main WASM into a file of its own, fetched by [`mount_parts`] the
+//! first time it runs: about a third of the app's code, which a page load no longer
+//! waits for (BENCHMARKS.md, issue 11). A room opened within the app mounts its parts
+//! at once, with no server HTML to keep.
+
+use super::{
+    SessionContext,
+    composer::Composer,
+    feed::Feed,
+    identity::Identity,
+    members::{MemberList, MembersButton},
+    messages::TypingLine,
+    outbox::{OutboxCount, OutboxList},
+    sidebar::RecentRooms,
+    sign_in::SignInForm,
+};
+use crate::{
+    awareness::Presence,
+    message::{RoomName, RoomSummary},
+};
+use leptos::prelude::*;
+
+/// The room's members as the server saw them while rendering.
+pub type Here = Resource<Result<Presence, ServerFnError>>;
+/// The lobby's active rooms.
+pub type ActiveRooms = Resource<Result<Vec<RoomSummary>, ServerFnError>>;
+
+/// A part of the room page that is mounted once the page is live.
+#[derive(Clone)]
+pub enum Part {
+    /// Recent rooms, with their unread counts.
+    Rooms(RoomName),
+    /// The header's "N people here" button.
+    MembersButton(Here),
+    /// The header's avatar and name menu.
+    Identity,
+    /// The header's count of unsent messages.
+    OutboxCount,
+    /// This room's unsent messages, under the list.
+    Outbox(RoomName),
+    /// "alice is typing…"
+    Typing,
+    /// The message box (or, signed out, the form to pick a name).
+    Composer(RoomName),
+    /// Who is here.
+    Members(Here),
+    /// What the lobby shows under its title (mounted at once: the lobby has no stream).
+    Lobby(ActiveRooms),
+}
+
+/// The part as the server renders it, and as the browser mounts it later.
+fn view_of(part: Part) -> AnyView {
+    let session = expect_context::<SessionContext>();
+    // Who is here, as the server saw it while rendering (kept if the stream said
+    // already: `seed_members` does not overwrite).
+    let members = move |here: Here, part: fn() -> AnyView| {
+        let feed = expect_context::<Feed>();
+        view! {
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    if let Ok(here) = here.await {
+                        feed.seed_members(here);
+                    }
+                    part()
+                })}
+            </Suspense>
+        }
+        .into_any()
+    };
+    match part {
+        Part::Rooms(room) => view! { <RecentRooms current=room /> }.into_any(),
+        Part::MembersButton(here) => members(here, || view! { <MembersButton /> }.into_any()),
+        Part::Members(here) => members(here, || view! { <MemberList /> }.into_any()),
+        Part::Identity => view! {
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let _ = session.whoami.await;
+                    view! {
+                        <Show when=move || session.name().is_some()>
+                            <Identity />
+                        </Show>
+                    }
+                })}
+            </Suspense>
+        }
+        .into_any(),
+        Part::OutboxCount => view! { <OutboxCount /> }.into_any(),
+        Part::Outbox(room) => {
+            let status = expect_context::<Feed>().status;
+            view! { <OutboxList room status /> }.into_any()
+        }
+        Part::Typing => view! { <TypingLine /> }.into_any(),
+        Part::Lobby(rooms) => super::lobby::lobby_body(rooms).into_any(),
+        Part::Composer(room) => view! {
+            <Suspense fallback=|| ()>
+                {move || { let room = room.clone(); Suspend::new(async move {
+                    let _ = session.whoami.await;
+                    // Mounted once per sign-in, not rebuilt on a change of name.
+                    view! {
+                        <Show
+                            when=move || session.name().is_some()
+                            fallback=|| view! {
+                                <div class="composer signed-out">
+                                    <SignInForm prompt="Pick a name to join the conversation" />
+                                </div>
+                            }
+                        >
+                            <Composer room=room.clone() />
+                        </Show>
+                    }
+                })}}
+            </Suspense>
+        }
+        .into_any(),
+    }
+}
+
+/// A part of the page mounted once it is live, in a `<div class="later">` (which CSS
+/// lays out as if it were not there). The server renders the part into it; the browser
+/// leaves that HTML alone while it hydrates, and replaces it with the live part later.
+#[component]
+pub fn Later(part: Part) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        view! { <div class="later">{view_of(part)}</div> }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let slot = NodeRef::<leptos::html::Div>::new();
+        slot.on_load(move |element| browser::add(browser::Slot::Part(part, element)));
+        view! { <div class="later" node_ref=slot></div> }
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+pub use browser::{add_rows, start, start_app};
+
+#[cfg(not(feature = "ssr"))]
+mod browser {
+    use super::{Part, view_of};
+    use crate::app::{
+        Hydrated, SessionContext, client, feed::Feed, live::Connection, outbox::Outbox,
+    };
+    use leptos::{
+        prelude::*,
+        tachys::view::{Mountable, Render},
+        task::spawn_local,
+    };
+    use std::time::Duration;
+    use wasm_bindgen::JsCast;
+
+    /// Slack in the WASM's constants, for `cargo leptos build --split`. The split moves
+    /// the constants only the lazy piece uses into that piece, laying the rest out anew;
+    /// when alignment makes the new layout a few bytes longer than the old, it keeps
+    /// all of them in the main WASM instead (wasm_split_cli_support 0.2.3, `emit.rs`,
+    /// "Overlong segment"): 43 KB of text and tables more to load before live, by the
+    /// luck of a change anywhere. Nothing uses these bytes, so the split leaves them
+    /// out of both pieces, and the layout has room to spare.
+    #[used]
+    static SPLIT_LAYOUT_SLACK: [u8; 1024] = [0x5a; 1024];
+
+    /// How long the server's HTML waits for the stream before the live parts replace
+    /// it anyway (offline, say).
+    pub const WAIT_AT_MOST: Duration = Duration::from_millis(1500);
+
+    /// Where a live part goes.
+    pub enum Slot {
+        Part(Part, web_sys::HtmlDivElement),
+        /// The message rows, into the list's `<ol>`; `mounted` is set once they are in.
+        Rows(web_sys::HtmlOListElement, RwSignal<bool>),
+    }
+
+    /// The page's slots, each with the owner of what goes into it. (What `fill` needs
+    /// is here, not looked up: timers run outside the page's owner.)
+    #[derive(Clone)]
+    struct Slots {
+        waiting: StoredValue<Vec<(Slot, Owner)>, LocalStorage>,
+        /// The page is live (or has waited long enough): slots are filled as they come.
+        open: StoredValue<bool>,
+        session: SessionContext,
+        app: Option<App>,
+    }
+
+    /// What every page starts once live (or after [`WAIT_AT_MOST`]), whatever it shows:
+    /// the outbox (`outbox::start`), which sends only over a live stream anyway. Its code
+    /// comes with the room's parts.
+    #[derive(Clone)]
+    struct App {
+        outbox: Outbox,
+        session: SessionContext,
+        /// The app's owner, which the outbox lives as long as.
+        owner: Owner,
+        started: StoredValue<bool>,
+    }
+
+    /// Starts what every page starts once live (see [`App`]): from a room page's
+    /// [`start`] when it goes live, else after [`WAIT_AT_MOST`].
+    pub fn start_app(outbox: Outbox, session: SessionContext) {
+        let app = App {
+            outbox,
+            session,
+            owner: Owner::current().expect("the app has an owner"),
+            started: StoredValue::new(false),
+        };
+        provide_context(app.clone());
+        set_timeout(
+            move || {
+                if let Some(start) = app_start(&app) {
+                    spawn_local(mount_parts(Vec::new(), session, Some(start)));
+                }
+            },
+            WAIT_AT_MOST,
+        );
+    }
+
+    /// What `mount_parts` needs to start the app, the first time only.
+    fn app_start(app: &App) -> Option<(Outbox, SessionContext, Owner)> {
+        if app.started.get_value() {
+            return None;
+        }
+        app.started.set_value(true);
+        Some((app.outbox, app.session, app.owner.clone()))
+    }
+
+    /// Starts a page's slots: on a page load, they are filled once the stream is live
+    /// (or after [`WAIT_AT_MOST`]) if `until_live`, else at once; when the app moved to
+    /// the page, at once.
+    pub fn start(until_live: bool) {
+        let slots = Slots {
+            waiting: StoredValue::new_local(Vec::new()),
+            open: StoredValue::new(false),
+            session: expect_context::<SessionContext>(),
+            app: use_context::<App>(),
+        };
+        provide_context(slots.clone());
+        let open = move || {
+            if !slots.open.try_get_value().unwrap_or(true) {
+                slots.open.set_value(true);
+                fill(&slots);
+            }
+        };
+        if !until_live || expect_context::<Hydrated>().0.get_untracked() {
+            // After this render, which adds the slots.
+            Effect::new(move |_| open());
+            return;
+        }
+        let status = expect_context::<Feed>().status;
+        let on_live = open.clone();
+        Effect::new(move |_| {
+            if status.get() == Connection::Live {
+                // After the frame that shows `live`, in a task of its own.
+                let open = on_live.clone();
+                request_animation_frame(move || set_timeout(open, Duration::ZERO));
+            }
+        });
+        set_timeout(open, WAIT_AT_MOST);
+    }
+
+    /// Adds a slot, filled at once if the page is open already.
+    pub fn add(slot: Slot) {
+        let Some(slots) = use_context::<Slots>() else {
+            return;
+        };
+        let owner = Owner::current().expect("a slot has an owner");
+        slots
+            .waiting
+            .update_value(|waiting| waiting.push((slot, owner)));
+        if slots.open.get_value() {
+            fill(&slots);
+        }
+    }
+
+    /// The message list's `<ol>`, for the rows.
+    pub fn add_rows(log: web_sys::HtmlOListElement, mounted: RwSignal<bool>) {
+        add(Slot::Rows(log, mounted));
+    }
+
+    fn fill(slots: &Slots) {
+        let waiting = std::mem::take(&mut *slots.waiting.write_value());
+        if waiting.is_empty() {
+            return;
+        }
+        let session = slots.session;
+        let app = slots.app.as_ref().and_then(app_start);
+        spawn_local(async move {
+            mount_parts(waiting, session, app).await;
+            // Their code came in a file of its own, which an offline reload needs too.
+            let page = web_sys::window().and_then(|window| window.location().pathname().ok());
+            client::keep_for_offline(&page.unwrap_or_default());
+        });
+    }
+
+    /// Mounts each slot's live part in place of what the server sent there (nothing for
+    /// a slot no longer on the page: the room was left meanwhile).
+    ///
+    /// Lazy: a release build (`cargo leptos build --split`) puts this function, and
+    /// what only it reaches, in a WASM file of its own, fetched the first time it runs.
+    #[lazy]
+    fn mount_parts(
+        slots: Vec<(Slot, Owner)>,
+        session: SessionContext,
+        app: Option<(Outbox, SessionContext, Owner)>,
+    ) {
+        if let Some((outbox, session, owner)) = app {
+            owner.with(|| crate::app::outbox::start(outbox, session));
+        }
+        for (slot, owner) in slots {
+            owner.with(|| match slot {
+                Slot::Rows(log, mounted) => {
+                    if log.is_connected() {
+                        crate::app::messages::mount_rows(&log, session);
+                        mounted.set(true);
+                    }
+                }
+                Slot::Part(part, element) => {
+                    if element.is_connected() {
+                        mount(&element, view_of(part));
+                    }
+                }
+            });
+        }
+    }
+
+    /// Puts `view` into `element` in place of its children, with what was being typed
+    /// there (and the focus) carried over; it stays as long as the current owner.
+    fn mount(element: &web_sys::HtmlDivElement, view: AnyView) {
+        let typed = Typed::take(element);
+        let mut live = view.build();
+        element.replace_children_with_node_0();
+        live.mount(element, None);
+        typed.restore(element);
+        let live = send_wrapper::SendWrapper::new(live);
+        on_cleanup(move || drop(live));
+    }
+
+    /// What was typed into a part's fields before the live part replaced them, by each
+    /// field's `id` (or `name`), and which field had the focus.
+    struct Typed {
+        values: Vec<(String, String)>,
+        focused: Option<(String, Option<u32>, Option<u32>)>,
+    }
+
+    impl Typed {
+        fn key(field: &web_sys::Element) -> Option<String> {
+            let id = field.id();
+            if !id.is_empty() {
+                return Some(format!("#{id}"));
+            }
+            field
+                .get_attribute("name")
+                .map(|name| format!("[name=\"{name}\"]"))
+        }
+
+        fn fields(element: &web_sys::Element) -> Vec<web_sys::Element> {
+            let Ok(list) =
+                element.query_selector_all("input[type=text], input:not([type]), textarea")
+            else {
+                return Vec::new();
+            };
+            (0..list.length())
+                .filter_map(|i| list.item(i)?.dyn_into::<web_sys::Element>().ok())
+                .collect()
+        }
+
+        fn take(element: &web_sys::Element) -> Typed {
+            let active = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.active_element());
+            let mut typed = Typed {
+                values: Vec::new(),
+                focused: None,
+            };
+            for field in Self::fields(element) {
+                let Some(key) = Self::key(&field) else {
+                    continue;
+                };
+                let (value, start, end) =
+                    if let Some(input) = field.dyn_ref::<web_sys::HtmlInputElement>() {
+                        (
+                            input.value(),
+                            input.selection_start().ok().flatten(),
+                            input.selection_end().ok().flatten(),
+                        )
+                    } else if let Some(area) = field.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+                        (
+                            area.value(),
+                            area.selection_start().ok().flatten(),
+                            area.selection_end().ok().flatten(),
+                        )
+                    } else {
+                        continue;
+                    };
+                if active.as_ref() == Some(&field) {
+                    typed.focused = Some((key.clone(), start, end));
+                }
+                if !value.is_empty() {
+                    typed.values.push((key, value));
+                }
+            }
+            typed
+        }
+
+        fn restore(self, element: &web_sys::Element) {
+            let field = |key: &str| element.query_selector(key).ok().flatten();
+            for (key, value) in self.values {
+                let Some(field) = field(&key) else { continue };
+                if let Some(input) = field.dyn_ref::<web_sys::HtmlInputElement>() {
+                    input.set_value(&value);
+                } else if let Some(area) = field.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+                    area.set_value(&value);
+                }
+                // As if typed: the live part's handlers take the text in.
+                if let Ok(event) = web_sys::Event::new_with_event_init_dict("input", &{
+                    let init = web_sys::EventInit::new();
+                    init.set_bubbles(true);
+                    init
+                }) {
+                    let _ = field.dispatch_event(&event);
+                }
+            }
+            if let Some((key, start, end)) = self.focused
+                && let Some(field) = field(&key)
+            {
+                if let Some(input) = field.dyn_ref::<web_sys::HtmlInputElement>() {
+                    let _ = input.focus();
+                    let _ = input.set_selection_range(start.unwrap_or(0), end.unwrap_or(0));
+                } else if let Some(area) = field.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+                    let _ = area.focus();
+                    let _ = area.set_selection_range(start.unwrap_or(0), end.unwrap_or(0));
+                }
+            }
+        }
+    }
+}
