@@ -74,6 +74,14 @@ fn Room(room: RoomName) -> impl IntoView {
     // live (`later.rs`).
     #[cfg(not(feature = "ssr"))]
     super::later::start(true);
+    // Who is here, as the server saw it while rendering (its answer is in the page); the
+    // stream takes over after. (On the server, the members' parts seed it as they render.)
+    #[cfg(not(feature = "ssr"))]
+    leptos::task::spawn_local(async move {
+        if let Ok(here) = presence.await {
+            feed.seed_members(here);
+        }
+    });
     let list_room = room.clone();
     view! {
         <Title text=move || feed.title() />
@@ -94,15 +102,6 @@ fn Room(room: RoomName) -> impl IntoView {
                     <Later part=Part::MembersButton(presence) />
                     <Later part=Part::Identity />
                 </header>
-                // Who is here, as the server saw it while rendering; the stream takes
-                // over after.
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        if let Ok(here) = presence.await {
-                            feed.seed_members(here);
-                        }
-                    })}
-                </Suspense>
                 <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
                     {move || { let room = list_room.clone(); Suspend::new(async move {
                         // Who is looking decides how the server writes the rows.
