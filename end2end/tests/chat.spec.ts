@@ -1,4 +1,4 @@
-import { test, expect, signIn, postAs, openRoom, messageTexts, connection, Front, awayPastHistory } from './fixtures';
+import { test, expect, signIn, postAs, openRoom, messageTexts, connection, Front, awayPastHistory, partsMounted } from './fixtures';
 
 test('two people chat live, each message shown once', async ({ browser, chat }) => {
   const node = await chat.node();
@@ -259,4 +259,31 @@ test('moving to a long room from the sidebar shows its newest messages at once',
   await expect(page).toHaveURL(/\/r\/tall$/);
   await expect(messageTexts(page)).toHaveText(history.slice(10), { timeout: 1000 });
   await expect(messageTexts(page).last()).toBeInViewport({ timeout: 1000 });
+});
+
+test('what is typed before the rest of the app is in stays, with the focus, and sends', async ({ page, chat }) => {
+  const node = await chat.node();
+  await signIn(page.context(), node, 'early');
+  // Hold back the lazily loaded part of the WASM (src/app/later.rs) until released.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\/split_mount_parts_[^/]*\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(`${node.url}/r/early`);
+  await expect(connection(page)).toHaveText('live');
+  // The server's message box, a plain form's until the live composer replaces it.
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill('typed while loading');
+  await expect(page.locator('.message-log[role="log"]')).not.toBeAttached();
+
+  release();
+  await partsMounted(page);
+  await expect(box).toHaveValue('typed while loading');
+  await expect(box).toBeFocused();
+  await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled();
+  await box.press('Enter');
+  await expect(messageTexts(page)).toHaveText(['typed while loading']);
+  await expect(box).toHaveValue('');
 });
