@@ -345,33 +345,113 @@ mod browser {
         on_cleanup(move || drop(live));
     }
 
-    /// What was typed into a part's fields before the live part replaced them, by each
-    /// field's `id` (or `name`), and which field had the focus.
-    struct Typed {
-        values: Vec<(String, String)>,
-        focused: Option<(String, Option<u32>, Option<u32>)>,
+    /// Where a field's selection starts and ends.
+    type Selection = (Option<u32>, Option<u32>);
+
+    /// A text field: an `<input>` or a `<textarea>`, which share these properties but
+    /// not a web-sys type.
+    enum Field {
+        Input(web_sys::HtmlInputElement),
+        Area(web_sys::HtmlTextAreaElement),
     }
 
-    impl Typed {
-        fn key(field: &web_sys::Element) -> Option<String> {
-            let id = field.id();
+    impl Field {
+        fn of(element: web_sys::Element) -> Option<Field> {
+            element
+                .dyn_into::<web_sys::HtmlInputElement>()
+                .map(Field::Input)
+                .or_else(|element| element.dyn_into().map(Field::Area))
+                .ok()
+        }
+
+        /// Its `id` (or `name`) as a selector, to find its match in the live part.
+        fn key(&self) -> Option<String> {
+            let element: &web_sys::HtmlElement = match self {
+                Field::Input(input) => input,
+                Field::Area(area) => area,
+            };
+            let id = element.id();
             if !id.is_empty() {
                 return Some(format!("#{id}"));
             }
-            field
+            element
                 .get_attribute("name")
                 .map(|name| format!("[name=\"{name}\"]"))
         }
 
-        fn fields(element: &web_sys::Element) -> Vec<web_sys::Element> {
-            let Ok(list) =
-                element.query_selector_all("input[type=text], input:not([type]), textarea")
-            else {
-                return Vec::new();
+        fn value(&self) -> String {
+            match self {
+                Field::Input(input) => input.value(),
+                Field::Area(area) => area.value(),
+            }
+        }
+
+        fn selection(&self) -> Selection {
+            match self {
+                Field::Input(i) => (
+                    i.selection_start().ok().flatten(),
+                    i.selection_end().ok().flatten(),
+                ),
+                Field::Area(a) => (
+                    a.selection_start().ok().flatten(),
+                    a.selection_end().ok().flatten(),
+                ),
+            }
+        }
+
+        /// Writes `value` as if typed: the live part's `input` handlers take it in.
+        fn type_in(&self, value: &str) {
+            let element: &web_sys::HtmlElement = match self {
+                Field::Input(input) => {
+                    input.set_value(value);
+                    input
+                }
+                Field::Area(area) => {
+                    area.set_value(value);
+                    area
+                }
             };
-            (0..list.length())
-                .filter_map(|i| list.item(i)?.dyn_into::<web_sys::Element>().ok())
-                .collect()
+            let init = web_sys::EventInit::new();
+            init.set_bubbles(true);
+            if let Ok(event) = web_sys::Event::new_with_event_init_dict("input", &init) {
+                let _ = element.dispatch_event(&event);
+            }
+        }
+
+        fn focus_at(&self, (start, end): Selection) {
+            let (start, end) = (start.unwrap_or(0), end.unwrap_or(0));
+            let _ = match self {
+                Field::Input(input) => input.focus().and(input.set_selection_range(start, end)),
+                Field::Area(area) => area.focus().and(area.set_selection_range(start, end)),
+            };
+        }
+    }
+
+    /// What was typed into a part's fields before the live part replaced them, by each
+    /// field's `id` (or `name`), and which field had the focus (and its selection).
+    struct Typed {
+        values: Vec<(String, String)>,
+        focused: Option<(String, Selection)>,
+    }
+
+    impl Typed {
+        fn fields(element: &web_sys::Element) -> impl Iterator<Item = Field> {
+            let list = element
+                .query_selector_all("input[type=text], input:not([type]), textarea")
+                .ok();
+            let count = list.as_ref().map_or(0, web_sys::NodeList::length);
+            (0..count).filter_map(move |i| {
+                Field::of(
+                    list.as_ref()?
+                        .item(i)?
+                        .dyn_into::<web_sys::Element>()
+                        .ok()?,
+                )
+            })
+        }
+
+        fn find(element: &web_sys::Element, key: &str) -> Option<Field> {
+            Field::of(element.query_selector(key).ok().flatten()?)
         }
 
         fn take(element: &web_sys::Element) -> Typed {
@@ -383,28 +463,15 @@ mod browser {
                 focused: None,
             };
             for field in Self::fields(element) {
-                let Some(key) = Self::key(&field) else {
-                    continue;
-                };
-                let (value, start, end) =
-                    if let Some(input) = field.dyn_ref::<web_sys::HtmlInputElement>() {
-                        (
-                            input.value(),
-                            input.selection_start().ok().flatten(),
-                            input.selection_end().ok().flatten(),
-                        )
-                    } else if let Some(area) = field.dyn_ref::<web_sys::HtmlTextAreaElement>() {
-                        (
-                            area.value(),
-                            area.selection_start().ok().flatten(),
-                            area.selection_end().ok().flatten(),
-                        )
-                    } else {
-                        continue;
-                    };
-                if active.as_ref() == Some(&field) {
-                    typed.focused = Some((key.clone(), start, end));
+                let Some(key) = field.key() else { continue };
+                let is_active = active.as_ref().is_some_and(|active| match &field {
+                    Field::Input(input) => active == input.as_ref(),
+                    Field::Area(area) => active == area.as_ref(),
+                });
+                if is_active {
+                    typed.focused = Some((key.clone(), field.selection()));
                 }
+                let value = field.value();
                 if !value.is_empty() {
                     typed.values.push((key, value));
                 }
@@ -413,33 +480,15 @@ mod browser {
         }
 
         fn restore(self, element: &web_sys::Element) {
-            let field = |key: &str| element.query_selector(key).ok().flatten();
             for (key, value) in self.values {
-                let Some(field) = field(&key) else { continue };
-                if let Some(input) = field.dyn_ref::<web_sys::HtmlInputElement>() {
-                    input.set_value(&value);
-                } else if let Some(area) = field.dyn_ref::<web_sys::HtmlTextAreaElement>() {
-                    area.set_value(&value);
-                }
-                // As if typed: the live part's handlers take the text in.
-                if let Ok(event) = web_sys::Event::new_with_event_init_dict("input", &{
-                    let init = web_sys::EventInit::new();
-                    init.set_bubbles(true);
-                    init
-                }) {
-                    let _ = field.dispatch_event(&event);
+                if let Some(field) = Self::find(element, &key) {
+                    field.type_in(&value);
                 }
             }
-            if let Some((key, start, end)) = self.focused
-                && let Some(field) = field(&key)
+            if let Some((key, selection)) = self.focused
+                && let Some(field) = Self::find(element, &key)
             {
-                if let Some(input) = field.dyn_ref::<web_sys::HtmlInputElement>() {
-                    let _ = input.focus();
-                    let _ = input.set_selection_range(start.unwrap_or(0), end.unwrap_or(0));
-                } else if let Some(area) = field.dyn_ref::<web_sys::HtmlTextAreaElement>() {
-                    let _ = area.focus();
-                    let _ = area.set_selection_range(start.unwrap_or(0), end.unwrap_or(0));
-                }
+                field.focus_at(selection);
             }
         }
     }
