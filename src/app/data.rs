@@ -9,8 +9,47 @@ use crate::{
     awareness::Presence,
     message::{ChatMessage, DisplayName, RoomSummary},
 };
-use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+use leptos::{
+    prelude::*,
+    server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// The server functions' JSON, read in the browser with `serde_json::from_str`, as the
+/// data a page is hydrated from is. The default codec reads with `from_slice`, and
+/// serde_json's reader is generic: each type a page loads was decoded by two copies of
+/// the same code, which this one reader saves in the main WASM (BENCHMARKS.md, issue 11).
+/// On the wire it is the default's JSON, unchanged.
+pub struct JsonText;
+
+/// What the server functions take and answer with: a form post in, [`JsonText`] out.
+pub type Answer = leptos::server_fn::codec::Post<JsonText>;
+
+impl ContentType for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for JsonText {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl<T: Serialize> Encodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn encode(output: &T) -> Result<Bytes, Self::Error> {
+        serde_json::to_vec(output).map(Bytes::from)
+    }
+}
+
+impl<T: DeserializeOwned> Decodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: Bytes) -> Result<T, Self::Error> {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| <serde_json::Error as serde::de::Error>::custom("not UTF-8"))?;
+        serde_json::from_str(text)
+    }
+}
 
 /// Why a form was refused, carried back to the page in a server function's error (as
 /// JSON), so that the page shows the same message with or without JavaScript and keeps
@@ -46,7 +85,7 @@ impl FormError {
 
 /// The signed-in guest's name, if the session still holds it. Rendering a page counts as
 /// use: the hold is extended, and the cookie is renewed when that is due.
-#[server(prefix = "/sf", endpoint = "whoami")]
+#[server(prefix = "/sf", endpoint = "whoami", output = Answer)]
 pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
     let state = ssr::state()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
@@ -63,7 +102,7 @@ pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
 }
 
 /// Signs in: the lobby's and the room's form when JavaScript is off.
-#[server(prefix = "/sf", endpoint = "sign_in")]
+#[server(prefix = "/sf", endpoint = "sign_in", output = Answer)]
 pub async fn sign_in(name: String) -> Result<DisplayName, ServerFnError> {
     use crate::server::{net::ClientAddr, session};
     let state = ssr::state()?;
@@ -80,7 +119,7 @@ pub async fn sign_in(name: String) -> Result<DisplayName, ServerFnError> {
 }
 
 /// Signs out: the header's button when JavaScript is off.
-#[server(prefix = "/sf", endpoint = "sign_out")]
+#[server(prefix = "/sf", endpoint = "sign_out", output = Answer)]
 pub async fn sign_out() -> Result<(), ServerFnError> {
     let state = ssr::state()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
@@ -93,7 +132,7 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 }
 
 /// The newest `limit` messages of a room, oldest first.
-#[server(prefix = "/sf", endpoint = "history")]
+#[server(prefix = "/sf", endpoint = "history", output = Answer)]
 pub async fn history(room: String) -> Result<Vec<ChatMessage>, ServerFnError> {
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
@@ -108,7 +147,7 @@ pub async fn history(room: String) -> Result<Vec<ChatMessage>, ServerFnError> {
 /// Who is in a room now: the member list as the server renders it. (Not named
 /// `presence`: the macro makes a struct named after the function, which would clash with
 /// `awareness::Presence`.)
-#[server(prefix = "/sf", endpoint = "members")]
+#[server(prefix = "/sf", endpoint = "members", output = Answer)]
 pub async fn members(room: String) -> Result<Presence, ServerFnError> {
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
@@ -116,13 +155,13 @@ pub async fn members(room: String) -> Result<Presence, ServerFnError> {
 }
 
 /// Rooms with recent activity first.
-#[server(prefix = "/sf", endpoint = "rooms")]
+#[server(prefix = "/sf", endpoint = "rooms", output = Answer)]
 pub async fn rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
     ssr::state()?.broker.rooms().await.map_err(ssr::error)
 }
 
 /// Posts a message: the composer's form when JavaScript is off.
-#[server(prefix = "/sf", endpoint = "post")]
+#[server(prefix = "/sf", endpoint = "post", output = Answer)]
 pub async fn post(
     room: String,
     text: String,
