@@ -9,10 +9,10 @@ use crate::{
     awareness::Presence,
     message::{ChatMessage, DisplayName, MessageId, RoomName},
 };
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 /// The last-read message id of each room, as `localStorage` keeps it.
-pub type LastRead = BTreeMap<RoomName, MessageId>;
+pub type LastRead = LiteMap<RoomName, MessageId>;
 
 /// A fresh idempotency key for one post (and its retries).
 pub fn new_client_id() -> String {
@@ -198,8 +198,8 @@ mod browser {
         let mut all = load_last_read();
         if all.get(room).is_none_or(|read| *read < id) {
             all.insert(room.clone(), id);
-            if let (Some(storage), Ok(json)) = (storage(), serde_json::to_string(&all)) {
-                let _ = storage.set_item(LAST_READ_KEY, &json);
+            if let Some(storage) = storage() {
+                let _ = storage.set_item(LAST_READ_KEY, &last_read_json(&all));
             }
         }
         all
@@ -474,11 +474,43 @@ pub const LAST_READ_KEY: &str = "tiny-chat:last-read";
 /// Reads the stored last-read ids, skipping any entry that is not a room and an id (a
 /// bad entry costs that room its count, not every room theirs).
 pub fn parse_last_read(json: &str) -> LastRead {
-    serde_json::from_str::<BTreeMap<String, String>>(json)
+    let mut stored = serde_json::Deserializer::from_str(json);
+    serde::Deserializer::deserialize_map(&mut stored, LastReadEntries)
+        .and_then(|read| stored.end().map(|()| read))
         .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(room, id)| Some((RoomName::parse(&room).ok()?, id.parse().ok()?)))
-        .collect()
+}
+
+/// The last-read ids as they are stored: a JSON object.
+pub fn last_read_json(read: &LastRead) -> String {
+    struct Entries<'a>(&'a LastRead);
+    impl serde::Serialize for Entries<'_> {
+        fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+            to.collect_map(self.0.iter())
+        }
+    }
+    serde_json::to_string(&Entries(read)).unwrap_or_default()
+}
+
+/// Reads the stored object entry by entry into the map. (Not with litemap's own serde,
+/// which collects what comes out of order and sorts it: a sort of its own in the WASM.)
+struct LastReadEntries;
+
+impl<'de> serde::de::Visitor<'de> for LastReadEntries {
+    type Value = LastRead;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object of room names and message ids")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<LastRead, A::Error> {
+        let mut read = LastRead::new();
+        while let Some((room, id)) = entries.next_entry::<String, String>()? {
+            if let (Ok(room), Ok(id)) = (RoomName::parse(&room), id.parse()) {
+                read.insert(room, id);
+            }
+        }
+        Ok(read)
+    }
 }
 
 /// The localStorage key of the recent-rooms list.
@@ -506,7 +538,6 @@ mod tests {
         assert_eq!(read[&dev], MessageId::new(5, 1));
         assert_eq!(read[&qa], MessageId::new(0, 0));
         assert!(parse_last_read("not json").is_empty());
-        let json = serde_json::to_string(&read).unwrap();
-        assert_eq!(json, r#"{"dev":"5-1","qa":"0-0"}"#);
+        assert_eq!(last_read_json(&read), r#"{"dev":"5-1","qa":"0-0"}"#);
     }
 }

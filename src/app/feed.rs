@@ -18,11 +18,11 @@ use crate::{
     message::{ChatMessage, Deleted, DisplayName, MessageId, Resync, RoomName},
 };
 use leptos::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use litemap::LiteMap;
 
 /// A room's messages by id: whatever arrives twice (history, live, a post's answer) is
 /// shown once, in order; an `update` replaces one, a `delete` takes it out.
-pub type Messages = BTreeMap<MessageId, ChatMessage>;
+pub type Messages = LiteMap<MessageId, ChatMessage>;
 
 /// Messages fetched per page of history.
 pub const PAGE: usize = 50;
@@ -34,8 +34,8 @@ pub const TYPING_SHOWS_MS: f64 = 4_000.0;
 pub struct Unread {
     /// Sets, not counters: a message delivered twice (a replay, and the page fetched
     /// after a resync) counts once.
-    pub ids: BTreeSet<MessageId>,
-    pub mentions: BTreeSet<MessageId>,
+    pub ids: LiteMap<MessageId, ()>,
+    pub mentions: LiteMap<MessageId, ()>,
 }
 
 impl Unread {
@@ -59,9 +59,9 @@ impl Unread {
         {
             return;
         }
-        self.ids.insert(message.id);
+        self.ids.insert(message.id, ());
         if me.is_some_and(|me| crate::awareness::mentions_name(&message.text, me)) {
-            self.mentions.insert(message.id);
+            self.mentions.insert(message.id, ());
         }
     }
 
@@ -69,13 +69,13 @@ impl Unread {
     /// was unread.
     pub fn forget(&mut self, id: MessageId) -> bool {
         self.mentions.remove(&id);
-        self.ids.remove(&id)
+        self.ids.remove(&id).is_some()
     }
 
     /// Forgets what is no longer unread once the room was read up to `read`.
     pub fn read_up_to(&mut self, read: MessageId) {
-        self.ids.retain(|id| *id > read);
-        self.mentions.retain(|id| *id > read);
+        self.ids.retain(|id, _| *id > read);
+        self.mentions.retain(|id, _| *id > read);
     }
 }
 
@@ -101,7 +101,7 @@ pub struct Feed {
     pub members: RwSignal<Option<Presence>>,
     pub typing: RwSignal<Vec<Typist>>,
     /// The other recent rooms' unread messages.
-    pub unread: RwSignal<BTreeMap<RoomName, Unread>>,
+    pub unread: RwSignal<LiteMap<RoomName, Unread>>,
     /// This browser's recent rooms, most recent first (the sidebar).
     pub recent: RwSignal<Vec<RoomName>>,
     /// The message of yours being edited in this tab, if any: one at a time, started
@@ -130,7 +130,7 @@ impl Feed {
             role: RwSignal::new(None),
             members: RwSignal::new(None),
             typing: RwSignal::new(Vec::new()),
-            unread: RwSignal::new(BTreeMap::new()),
+            unread: RwSignal::new(LiteMap::new()),
             recent: RwSignal::new(Vec::new()),
             editing: RwSignal::new(None),
         }

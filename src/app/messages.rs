@@ -96,8 +96,10 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     Effect::new(move |newest_before: Option<Option<MessageId>>| {
         let newest = newest.with(|newest| newest.as_ref().map(|m| m.id));
         if let Some(Some(before)) = newest_before {
-            let added =
-                messages.with_untracked(|all| all.range(before..).count().saturating_sub(1));
+            let added = messages.with_untracked(|all| {
+                let from = all.find_index(&before).unwrap_or_else(|at| at);
+                (all.len() - from).saturating_sub(1)
+            });
             if at_bottom.get_untracked() {
                 request_animation_frame(scroll_to_bottom);
             } else if added > 0 {
@@ -116,7 +118,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
         {
             return;
         }
-        let Some(oldest) = messages.with_untracked(|all| all.keys().next().copied()) else {
+        let Some(oldest) = messages.with_untracked(|all| all.first().map(|(id, _)| *id)) else {
             return;
         };
         loading_older.set(true);

@@ -16,7 +16,7 @@ use crate::{
 };
 use leptos::{prelude::*, task::spawn_local};
 use send_wrapper::SendWrapper;
-use std::{collections::BTreeSet, time::Duration};
+use std::time::Duration;
 use wasm_bindgen::JsCast;
 
 /// Messages of a background room fetched after its `resync`, to count its unread.
@@ -40,7 +40,7 @@ struct Tab {
     positions: StoredValue<Positions>,
     /// The rooms this tab wants events of (the others' events come too, and are not
     /// this tab's business).
-    followed: StoredValue<BTreeSet<RoomName>>,
+    followed: StoredValue<Vec<RoomName>>,
     last_read: StoredValue<client::LastRead>,
     /// Set when the room is left; read with `try_`, since timers outlive the room.
     closed: StoredValue<bool>,
@@ -54,7 +54,7 @@ pub fn connect(feed: Feed, history: Resource<Result<Vec<ChatMessage>, ServerFnEr
         session: expect_context::<SessionContext>(),
         subscription: StoredValue::new(None),
         positions: StoredValue::new(Positions::default()),
-        followed: StoredValue::new(BTreeSet::new()),
+        followed: StoredValue::new(Vec::new()),
         last_read: StoredValue::new(client::load_last_read()),
         closed: StoredValue::new(false),
     };
@@ -76,7 +76,7 @@ pub fn connect(feed: Feed, history: Resource<Result<Vec<ChatMessage>, ServerFnEr
     });
     // Opening a room reads it, and so does every message that arrives while it is open.
     Effect::new(move |_| {
-        if let Some(newest) = feed.messages.with(|all| all.keys().next_back().copied()) {
+        if let Some(newest) = feed.messages.with(|all| all.last().map(|(id, _)| *id)) {
             let room = feed.room.get_value();
             tab.last_read.set_value(client::mark_read(&room, newest));
         }
@@ -99,7 +99,7 @@ impl Tab {
         let shown = self
             .feed
             .messages
-            .with_untracked(|all| all.keys().next_back().copied());
+            .with_untracked(|all| all.last().map(|(id, _)| *id));
         // A room shown empty resumes from 0-0, which is never a real id: the server
         // answers `resync` and the page loads history, so that a message posted between
         // the server's render and now is not lost.

@@ -12,8 +12,8 @@ use crate::{
     awareness::{MAX_STREAM_ROOMS, StreamRequest, StreamRoom},
     message::{MessageId, RoomName},
 };
+use litemap::LiteMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// The name of the Web Lock whose holder leads, and of the tabs' BroadcastChannel.
 pub const CHANNEL: &str = "tiny-chat";
@@ -83,6 +83,18 @@ impl Note {
     }
 }
 
+/// `rooms` in order, each once. (By insertion: rooms are few, and the code of a sort of
+/// its own is not worth it.)
+fn sorted<'a>(rooms: impl Iterator<Item = &'a RoomName>) -> Vec<RoomName> {
+    let mut sorted: Vec<RoomName> = Vec::new();
+    for room in rooms {
+        if let Err(at) = sorted.binary_search(room) {
+            sorted.insert(at, room.clone());
+        }
+    }
+    sorted
+}
+
 /// The lower of two positions, where `None` (nothing held) asks for nothing.
 fn lowest(a: Option<MessageId>, b: Option<MessageId>) -> Option<MessageId> {
     match (a, b) {
@@ -93,7 +105,7 @@ fn lowest(a: Option<MessageId>, b: Option<MessageId>) -> Option<MessageId> {
 
 /// The newest id a tab holds in each room: an event whose id is not newer is a repeat.
 #[derive(Clone, Debug, Default)]
-pub struct Positions(BTreeMap<RoomName, MessageId>);
+pub struct Positions(LiteMap<RoomName, MessageId>);
 
 impl Positions {
     /// Moves `room` to `id`; whether `id` was new (else the event is a repeat).
@@ -120,8 +132,8 @@ impl Positions {
 /// room (its floor: every tab has been sent everything up to there).
 #[derive(Debug, Default)]
 pub struct Plan {
-    tabs: BTreeMap<String, Wish>,
-    floor: BTreeMap<RoomName, Option<MessageId>>,
+    tabs: LiteMap<String, Wish>,
+    floor: LiteMap<RoomName, Option<MessageId>>,
     /// The rooms and `here` of the open stream, if one is open or opening.
     open: Option<(Vec<RoomName>, Vec<RoomName>)>,
 }
@@ -211,8 +223,7 @@ impl Plan {
     /// The rooms and `here` wanted now: rooms where someone is first, at most
     /// [`MAX_STREAM_ROOMS`].
     fn wanted(&self) -> (Vec<RoomName>, Vec<RoomName>) {
-        let mut rooms = Vec::new();
-        let mut seen = BTreeSet::new();
+        let mut rooms: Vec<RoomName> = Vec::new();
         let wishes = || self.tabs.values().map(|w| &w.interest);
         let here = wishes().flat_map(|i| i.here.iter());
         let others = wishes().flat_map(|i| i.rooms.iter().map(|(room, _)| room));
@@ -220,19 +231,14 @@ impl Plan {
             if rooms.len() == MAX_STREAM_ROOMS {
                 break;
             }
-            if seen.insert(room) {
+            if !rooms.contains(room) {
                 rooms.push(room.clone());
             }
         }
-        let mut here: Vec<RoomName> = wishes()
+        let here = wishes()
             .flat_map(|i| i.here.iter())
-            .filter(|room| rooms.contains(room))
-            .cloned()
-            .collect();
-        here.sort_unstable();
-        here.dedup();
-        rooms.sort_unstable();
-        (rooms, here)
+            .filter(|room| rooms.contains(room));
+        (sorted(rooms.iter()), sorted(here))
     }
 
     fn serves(&self) -> bool {
@@ -244,19 +250,17 @@ impl Plan {
     /// least any tab holds there.
     pub fn request(&mut self) -> Option<StreamRequest> {
         let (rooms, here) = self.wanted();
-        let floor: BTreeMap<RoomName, Option<MessageId>> = rooms
-            .iter()
-            .map(|room| {
-                let after = self.floor.get(room).copied().unwrap_or_else(|| {
-                    self.tabs
-                        .values()
-                        .flat_map(|w| w.interest.rooms.iter())
-                        .filter(|(r, _)| r == room)
-                        .fold(None, |least, (_, after)| lowest(least, *after))
-                });
-                (room.clone(), after)
-            })
-            .collect();
+        let mut floor = LiteMap::new();
+        for room in &rooms {
+            let after = self.floor.get(room).copied().unwrap_or_else(|| {
+                self.tabs
+                    .values()
+                    .flat_map(|w| w.interest.rooms.iter())
+                    .filter(|(r, _)| r == room)
+                    .fold(None, |least, (_, after)| lowest(least, *after))
+            });
+            floor.insert(room.clone(), after);
+        }
         self.floor = floor;
         self.open = Some((rooms.clone(), here.clone()));
         if rooms.is_empty() {

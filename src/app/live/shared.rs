@@ -22,9 +22,9 @@ use super::{
 };
 use crate::{app::client, awareness};
 use leptos::prelude::{set_interval, set_timeout, window, window_event_listener_untyped};
+use litemap::LiteMap;
 use std::{
     cell::{Cell, RefCell},
-    collections::BTreeMap,
     rc::Rc,
     time::Duration,
 };
@@ -118,7 +118,7 @@ struct Link {
     /// `None`: on its own.
     channel: Option<BroadcastChannel>,
     role: Cell<Role>,
-    subscribers: RefCell<BTreeMap<u64, Rc<Subscriber>>>,
+    subscribers: RefCell<LiteMap<u64, Rc<Subscriber>>>,
     next: Cell<u64>,
     wakers: RefCell<Vec<Rc<dyn Fn()>>>,
     /// The stream's state: the leader's own, or what the leader last said.
