@@ -17,11 +17,11 @@ const KINDS: [string, RegExp][] = [
 const kindOf = (path: string) => KINDS.find(([, pattern]) => pattern.test(path))?.[0] ?? path;
 
 /**
- * What a room page may transfer (brotli) before it is live. Issue 11's budget is 250,000
- * bytes, and not met yet: 273,341 on 2026-11-25 (BENCHMARKS.md says where the rest is).
- * This holds the line, so that the figure only goes down; lower it as it does.
+ * What a room page may transfer (brotli) before it is live: issue 11's budget. 247,087
+ * bytes on 2026-11-25 (BENCHMARKS.md); a change that grows the main WASM past it fails
+ * here, and should move what it adds into the part loaded after live (`later.rs`).
  */
-const BUDGET = 276_000;
+const BUDGET = 250_000;
 
 test('the room loads hashed, immutable, brotli-compressed files, and the page is revalidated', async ({ page, chat }) => {
   const node = await chat.node();
