@@ -209,3 +209,29 @@ mod ssr {
         ServerFnError::ServerError(serde_json::to_string(&form).expect("a FormError serializes"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{MessageId, RoomName};
+
+    #[test]
+    fn the_json_of_an_answer_reads_back_the_same_and_refuses_what_is_not_utf8() {
+        let messages = vec![ChatMessage {
+            id: MessageId::new(5, 1),
+            room: RoomName::parse("dev").unwrap(),
+            sender: DisplayName::parse("Zoë").unwrap(),
+            text: "héllo \"there\"".into(),
+            sent_at: crate::message::rfc3339_millis(5),
+            edited_at: None,
+            reactions: Vec::new(),
+        }];
+        let bytes = <JsonText as Encodes<_>>::encode(&messages).unwrap();
+        // The default codec's JSON, byte for byte.
+        assert_eq!(bytes, serde_json::to_vec(&messages).unwrap());
+        let read: Vec<ChatMessage> = <JsonText as Decodes<_>>::decode(bytes).unwrap();
+        assert_eq!(read, messages);
+        let broken = Bytes::from_static(b"[\"\xff\"]");
+        assert!(<JsonText as Decodes<Vec<String>>>::decode(broken).is_err());
+    }
+}
