@@ -19,14 +19,27 @@ const serverBinary = process.env.TINY_CHAT_BIN ?? path.join(targetDir, 'release'
 const siteRoot = path.join(root, 'target', 'site');
 export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/**
+ * The next port of this worker's own range. Each Playwright worker (a process of its own)
+ * draws from a range no other worker uses: a port that `listen(0)` had just found free
+ * could be handed to two workers at once, and then the second server, unable to bind it,
+ * exits while its `/readyz` is answered by the first one's, until that one stops.
+ */
+let nextPort = 20_000 + 500 * Number(process.env.TEST_PARALLEL_INDEX ?? 0);
+
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (;;) {
+    const port = nextPort++;
+    if (await canListen(port)) return port;
+  }
+}
+
+/** Whether nothing listens on `port` (of 127.0.0.1) now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
@@ -63,6 +76,8 @@ export class ChatNode {
     this.process = spawn(serverBinary, [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
     const deadline = Date.now() + 10_000;
     for (;;) {
+      const exited = this.process.exitCode ?? this.process.signalCode;
+      if (exited !== null) throw new Error(`${serverBinary} exited (${exited}) before it was ready`);
       try {
         const response = await fetch(`${this.url}/readyz`);
         if (response.ok) return;
