@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// On the wire it is the default's JSON, unchanged.
 pub struct JsonText;
 
-/// What the server functions take and answer with: a form post in, [`JsonText`] out.
+/// How the server functions answer: [`JsonText`] in the body (they are still called with
+/// a form post). Every `#[server]` here names it as its `output`.
 pub type Answer = leptos::server_fn::codec::Post<JsonText>;
 
 impl ContentType for JsonText {

@@ -364,12 +364,16 @@ mod browser {
                 .ok()
         }
 
-        /// Its `id` (or `name`) as a selector, to find its match in the live part.
-        fn key(&self) -> Option<String> {
-            let element: &web_sys::HtmlElement = match self {
+        fn element(&self) -> &web_sys::HtmlElement {
+            match self {
                 Field::Input(input) => input,
                 Field::Area(area) => area,
-            };
+            }
+        }
+
+        /// Its `id` (or `name`) as a selector, to find its match in the live part.
+        fn key(&self) -> Option<String> {
+            let element = self.element();
             let id = element.id();
             if !id.is_empty() {
                 return Some(format!("#{id}"));
@@ -401,20 +405,14 @@ mod browser {
 
         /// Writes `value` as if typed: the live part's `input` handlers take it in.
         fn type_in(&self, value: &str) {
-            let element: &web_sys::HtmlElement = match self {
-                Field::Input(input) => {
-                    input.set_value(value);
-                    input
-                }
-                Field::Area(area) => {
-                    area.set_value(value);
-                    area
-                }
-            };
+            match self {
+                Field::Input(input) => input.set_value(value),
+                Field::Area(area) => area.set_value(value),
+            }
             let init = web_sys::EventInit::new();
             init.set_bubbles(true);
             if let Ok(event) = web_sys::Event::new_with_event_init_dict("input", &init) {
-                let _ = element.dispatch_event(&event);
+                let _ = self.element().dispatch_event(&event);
             }
         }
 
@@ -464,10 +462,9 @@ mod browser {
             };
             for field in Self::fields(element) {
                 let Some(key) = field.key() else { continue };
-                let is_active = active.as_ref().is_some_and(|active| match &field {
-                    Field::Input(input) => active == input.as_ref(),
-                    Field::Area(area) => active == area.as_ref(),
-                });
+                let is_active = active
+                    .as_ref()
+                    .is_some_and(|active| active == field.element().as_ref());
                 if is_active {
                     typed.focused = Some((key.clone(), field.selection()));
                 }

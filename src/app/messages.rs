@@ -209,9 +209,9 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
 /// they are in.
 #[component]
 fn MessageLog(mounted: RwSignal<bool>) -> impl IntoView {
-    let session = expect_context::<SessionContext>();
     #[cfg(feature = "ssr")]
     {
+        let session = expect_context::<SessionContext>();
         let feed = expect_context::<Feed>();
         let html = feed
             .messages
@@ -223,7 +223,6 @@ fn MessageLog(mounted: RwSignal<bool>) -> impl IntoView {
     {
         let log = NodeRef::<html::Ol>::new();
         log.on_load(move |log| super::later::add_rows(log, mounted));
-        let _ = session;
         view! { <ol class="message-log" aria-label="Messages" node_ref=log></ol> }
     }
 }
