@@ -31,6 +31,13 @@ export type Marks = {
   /** The app runs: the message rows are focusable, which only the hydrated app makes
    * them (`tabindex` from the `Hydrated` signal, src/app/messages.rs). */
   hydrated?: number;
+  /** The header's status first says something else than the server's `offline`: the
+   * app's effects have run, after hydration. */
+  running?: number;
+  /** The page asked for its event stream (`new EventSource`). */
+  streamAsked?: number;
+  /** The event stream's `open` event. */
+  streamOpen?: number;
   /** The header's status says `live`: the event stream is open. */
   live?: number;
 };
@@ -40,7 +47,9 @@ export type Marks = {
  * in `window.__ttl`; `window.__ttlDone` resolves once hydrated and live. It adds an
  * `elementtiming` attribute to the first message's text (and the blocks in it, where
  * Chromium times text) as the parser inserts it, before its first paint, so that
- * Element Timing reports when that text was painted. Nothing else on the page changes.
+ * Element Timing reports when that text was painted. `EventSource` is replaced by a
+ * subclass that notes when the stream was asked for and opened, and does nothing else.
+ * Nothing else on the page changes.
  */
 export function probe(): void {
   const marks: Record<string, number> = {};
@@ -55,10 +64,20 @@ export function probe(): void {
     }
     return text !== null;
   };
+  const Source = window.EventSource;
+  window.EventSource = class extends Source {
+    constructor(url: string | URL, init?: EventSourceInit) {
+      super(url, init);
+      marks.streamAsked ??= performance.now();
+      this.addEventListener('open', () => (marks.streamOpen ??= performance.now()));
+    }
+  };
+  const status = () => document.querySelector('.room-header .status')?.textContent?.trim();
   const tests: Record<string, () => boolean> = {
     textInDom: tag,
+    running: () => status() !== undefined && status() !== 'offline',
     hydrated: () => document.querySelector('.message-log .message[tabindex]') !== null,
-    live: () => document.querySelector('.room-header .status')?.textContent?.trim() === 'live',
+    live: () => status() === 'live',
   };
   const observer = new MutationObserver(() => {
     const now = performance.now();

@@ -7,8 +7,12 @@
 // Each load is timed in the page, from navigation start (`performance.timeOrigin`):
 // - text painted: the first message's text, by Element Timing (`slow-phone.ts`, `probe`);
 //   first contentful paint is reported too, but that may be the header alone;
-// - hydrated: the message rows become focusable, which only the running app does;
+// - app running: the header's status changes from the server's `offline` (after
+//   hydration, the app's effects have run);
+// - stream asked for, stream open: `new EventSource` and its `open` event;
 // - live: the header's status says `live`, the event stream open;
+// - hydrated: the message rows become focusable, which only the running app does (its
+//   rows are mounted after live, with the rest of the WASM);
 // - bytes: what the page transferred until live (headers and bodies as sent, the event
 //   stream aside), with what its service worker fetched to answer it; the /pkg/ files
 //   (WASM, JS, CSS) alone; and apart, what the worker fetched for itself meanwhile (on a
@@ -116,8 +120,11 @@ const METRICS = [
   ['text', 'text painted', 'ms'],
   ['fcp', 'first contentful paint', 'ms'],
   ['textInDom', 'text in the DOM', 'ms'],
-  ['hydrated', 'hydrated', 'ms'],
+  ['running', 'app running', 'ms'],
+  ['streamAsked', 'stream asked for', 'ms'],
+  ['streamOpen', 'stream open', 'ms'],
   ['live', 'live', 'ms'],
+  ['hydrated', 'hydrated', 'ms'],
   ['bytes', 'bytes until live', 'B'],
   ['pkgBytes', '  of which /pkg/', 'B'],
   ['workerOwnBytes', "worker's own, until live", 'B'],
