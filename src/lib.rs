@@ -32,5 +32,15 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // The event stream's round trip overlaps hydration (`app/live/shared/early.rs`). The
+    // browser sends a request only once the task that asked for it is over, so hydration
+    // runs in the next one.
+    if app::live::open_early() {
+        leptos::prelude::set_timeout(
+            || leptos::mount::hydrate_body(app::App),
+            std::time::Duration::ZERO,
+        );
+    } else {
+        leptos::mount::hydrate_body(app::App);
+    }
 }

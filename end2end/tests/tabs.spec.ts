@@ -143,6 +143,46 @@ test('eight tabs in eight rooms share one stream, and a ninth still loads', asyn
   await expect.poll(() => openStreams(node), { message: 'still one stream for the browser' }).toBe(1);
 });
 
+test('a room page asks for its stream before the app runs, and that one stream brings each message once', async ({ page, chat }) => {
+  // Pings every second, so a stream the browser closed is counted out at once.
+  const node = await chat.node({ CHAT_KEEPALIVE_SECS: '1' });
+  await postAs(node, 'ann', 'early', ['one', 'two']);
+  // What the header said when each stream was asked for: the server's `offline` until
+  // the app runs (after that, `connecting`).
+  await page.addInitScript(() => {
+    const asked: string[] = [];
+    Object.assign(window, { __asked: asked });
+    const Source = window.EventSource;
+    window.EventSource = class extends Source {
+      constructor(url: string | URL, init?: EventSourceInit) {
+        super(url, init);
+        asked.push(document.querySelector('.room-header .status')?.textContent?.trim() ?? '');
+      }
+    };
+  });
+  const streams: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/api/events') streams.push(request.url());
+  });
+  await openRoom(page, node, 'early');
+  await expect(connection(page)).toHaveText('live');
+  await postAs(node, 'ann', 'early', ['three']);
+  await expect(messageTexts(page)).toHaveText(['one', 'two', 'three']);
+  expect(await page.evaluate(() => (window as any).__asked), 'asked for before the app ran').toEqual(['offline']);
+  expect(streams, 'one stream, resuming after the newest message shown').toHaveLength(1);
+  expect(new URL(streams[0]).searchParams.get('rooms')).toMatch(/^early:\d+-\d+$/);
+  // A second tab follows: the stream it asked for early is closed as soon as it hears
+  // the leader (well before that stream's own 5 s limit), one stream is left.
+  const second = await page.context().newPage();
+  await openRoom(second, node, 'early');
+  await settledLeader([page, second]);
+  await expect
+    .poll(() => openStreams(node), { message: 'one stream for the browser', timeout: 3_000 })
+    .toBe(1);
+  await postAs(node, 'ann', 'early', ['four']);
+  for (const tab of [page, second]) await expect(messageTexts(tab)).toHaveText(['one', 'two', 'three', 'four']);
+});
+
 test('the leader tab closes while messages flow: another leads, and no tab misses or repeats one', async ({ context, chat }) => {
   const node = await chat.node();
   const tabs = [

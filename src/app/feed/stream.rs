@@ -11,7 +11,7 @@ use crate::{
             plan::{Interest, Positions},
         },
     },
-    awareness::{self, JOIN_LEAVE_LIMIT, MAX_STREAM_ROOMS, PersonEvent, PersonEventKind},
+    awareness::{self, JOIN_LEAVE_LIMIT, PersonEvent, PersonEventKind},
     message::{ChatMessage, MessageId, RoomName},
 };
 use leptos::{prelude::*, task::spawn_local};
@@ -132,21 +132,20 @@ impl Tab {
         };
         let positions = self.positions.get_value();
         let last_read = self.last_read.get_value();
-        let mut rooms = vec![(
-            current.clone(),
-            Some(positions.get(&current).unwrap_or_default()),
-        )];
-        let others = client::load_recent().into_iter().filter(|r| *r != current);
-        for room in others.take(MAX_STREAM_ROOMS - 1) {
-            let after = positions.get(&room).or(last_read.get(&room).copied());
-            rooms.push((room, after));
-        }
-        self.followed
-            .set_value(rooms.iter().map(|(room, _)| room.clone()).collect());
-        Interest {
-            rooms,
-            here: vec![current],
-        }
+        let interest = Interest::of_room(
+            &current,
+            positions.get(&current).unwrap_or_default(),
+            client::load_recent(),
+            |room| positions.get(room).or(last_read.get(room).copied()),
+        );
+        self.followed.set_value(
+            interest
+                .rooms
+                .iter()
+                .map(|(room, _)| room.clone())
+                .collect(),
+        );
+        interest
     }
 
     /// Tells the stream that this tab's positions moved on their own (a reload).

@@ -15,7 +15,7 @@ pub mod plan;
 mod shared;
 
 #[cfg(feature = "hydrate")]
-pub use shared::{Subscriber, Subscription, on_wake, sends, subscribe};
+pub use shared::{Subscriber, Subscription, on_wake, open_early, sends, subscribe};
 
 use crate::awareness::StreamRequest;
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,9 @@ mod browser {
     use wasm_bindgen::{JsCast, closure::Closure};
     use web_sys::{Event, EventSource, MessageEvent};
 
+    /// What gets each event of a [`LiveStream`]: its name, data and `lastEventId`.
+    pub type OnStreamEvent = Rc<dyn Fn(&str, &str, &str)>;
+
     /// An open `EventSource` with its listeners; closed when dropped.
     pub struct LiveStream {
         source: EventSource,
@@ -98,12 +101,13 @@ mod browser {
     impl LiveStream {
         /// Opens `url`. `on_event` gets each event's name, data and `lastEventId`;
         /// `on_error` is called once, after the stream has been closed (never retried
-        /// by the browser itself).
+        /// by the browser itself). (Boxed callbacks: one copy of this function in the
+        /// WASM for its two callers.)
         pub fn open(
             url: &str,
-            on_open: impl Fn() + 'static,
-            on_event: impl Fn(&str, &str, &str) + 'static,
-            on_error: impl Fn() + 'static,
+            on_open: Box<dyn Fn()>,
+            on_event: OnStreamEvent,
+            on_error: Box<dyn Fn()>,
         ) -> Result<Self, wasm_bindgen::JsValue> {
             let source = EventSource::new(url)?;
             let mut listeners = Vec::new();
@@ -115,7 +119,6 @@ mod browser {
                 listeners.push(closure);
             };
             listen("open", Box::new(move |_| on_open()));
-            let on_event = Rc::new(on_event);
             for name in EVENTS {
                 let on_event = Rc::clone(&on_event);
                 listen(

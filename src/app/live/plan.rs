@@ -29,6 +29,28 @@ pub struct Interest {
 }
 
 impl Interest {
+    /// A room page's wish: its room after `shown` (the newest id it holds there, `0-0`
+    /// for none), and each other recent room, up to the stream's limit, after `held`.
+    /// One function, so that the stream a page opens before it is hydrated
+    /// (`shared::open_early`) asks for what its feed will ask for once it runs.
+    pub fn of_room(
+        current: &RoomName,
+        shown: MessageId,
+        recent: impl IntoIterator<Item = RoomName>,
+        held: impl Fn(&RoomName) -> Option<MessageId>,
+    ) -> Interest {
+        let mut rooms = vec![(current.clone(), Some(shown))];
+        let others = recent.into_iter().filter(|room| room != current);
+        for room in others.take(MAX_STREAM_ROOMS - 1) {
+            let after = held(&room);
+            rooms.push((room, after));
+        }
+        Interest {
+            rooms,
+            here: vec![current.clone()],
+        }
+    }
+
     /// Both tabs' wishes as one (the subscribers of one page).
     pub fn merge(mut self, other: Interest) -> Interest {
         for (room, after) in other.rooms {
@@ -316,6 +338,26 @@ mod tests {
             .iter()
             .map(|r| (r.room.to_string(), r.after.map(|a| a.ms)))
             .collect()
+    }
+
+    #[test]
+    fn a_room_page_wants_its_room_after_what_it_shows_and_the_other_recent_rooms_after_what_is_held()
+     {
+        let held = |r: &RoomName| (r.as_str() == "blue").then(|| id(3));
+        let recent = ["green", "red", "blue"].map(room);
+        let wish = Interest::of_room(&room("red"), id(9), recent, held);
+        assert_eq!(
+            wish,
+            interest(
+                &[("red", Some(9)), ("green", None), ("blue", Some(3))],
+                &["red"]
+            )
+        );
+        // A room shown empty resumes from 0-0; at most the stream's limit of rooms.
+        let many = (0..MAX_STREAM_ROOMS + 5).map(|i| room(&format!("r{i}")));
+        let wish = Interest::of_room(&room("red"), MessageId::default(), many, |_| None);
+        assert_eq!(wish.rooms.len(), MAX_STREAM_ROOMS);
+        assert_eq!(wish.rooms[0], (room("red"), Some(MessageId::default())));
     }
 
     #[test]

@@ -14,14 +14,28 @@
 //! minute, its message handlers do not wait.
 //!
 //! Without Web Locks or BroadcastChannel, the tab holds a stream of its own (`Solo`).
+//!
+//! A room page asks for its stream before it is hydrated, on a guess of what its feed will
+//! want; the tab takes that stream as its own if it leads and the guess was right
+//! (`early.rs`).
+//!
+//! Here: the tabs, their notes and the lead. `upstream.rs`: the leader's stream itself.
+//! `lock.rs`: the Web Lock.
+
+mod early;
+mod lock;
+mod upstream;
+
+pub use early::open_early;
+
+use lock::{request_lead, shared_supported};
 
 use super::{
     Connection, LiveStream, Role,
     plan::{CHANNEL, Interest, Note, Plan},
-    stream_url,
 };
-use crate::{app::client, awareness};
-use leptos::prelude::{set_interval, set_timeout, window, window_event_listener_untyped};
+use crate::app::client;
+use leptos::prelude::{set_interval, window_event_listener_untyped};
 use litemap::LiteMap;
 use std::{
     cell::{Cell, RefCell},
@@ -29,7 +43,7 @@ use std::{
     time::Duration,
 };
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
-use web_sys::{BroadcastChannel, LockOptions, MessageEvent};
+use web_sys::{BroadcastChannel, MessageEvent};
 
 /// How long a dropped stream waits before the next try (unless the browser comes online).
 const RETRY: Duration = Duration::from_secs(3);
@@ -131,6 +145,10 @@ struct Link {
     /// Which stream the callbacks belong to; a replaced stream's late callbacks are
     /// ignored.
     generation: Cell<u64>,
+    /// The stream opened before hydration, until it is taken or given up (`early.rs`).
+    early: RefCell<Option<early::Early>>,
+    /// The generation it was taken as.
+    adopted: Cell<Option<u64>>,
     reopening: Cell<bool>,
     /// Resolving it gives the lock back.
     release: RefCell<Option<js_sys::Function>>,
@@ -167,6 +185,8 @@ impl Link {
             plan: RefCell::default(),
             stream: RefCell::new(None),
             generation: Cell::new(0),
+            early: RefCell::new(None),
+            adopted: Cell::new(None),
             reopening: Cell::new(false),
             release: RefCell::new(None),
             pinged_at: Cell::new(None),
@@ -253,6 +273,14 @@ impl Link {
     }
 
     fn on_note(&self, note: Note) {
+        if !self.leads()
+            && matches!(
+                note,
+                Note::Lead { .. } | Note::Heard { .. } | Note::Status { .. } | Note::Event { .. }
+            )
+        {
+            self.drop_early();
+        }
         match note {
             Note::Want { tab, interest } if self.leads() => {
                 self.wanted(&tab, interest);
@@ -352,7 +380,9 @@ impl Link {
         self.notify_status();
         // At once, for this tab's rooms: a tab alone (most page loads) waits for nobody.
         // The other tabs' wishes, answering `Lead`, reopen it a moment later.
-        self.schedule_reopen(Duration::ZERO);
+        if !self.adopt_early() {
+            self.schedule_reopen(Duration::ZERO);
+        }
         self.wake();
     }
 
@@ -388,6 +418,7 @@ impl Link {
     /// `pagehide`: the page is closing, or going into the back-forward cache.
     fn leave(&self) {
         self.away.set(true);
+        self.drop_early();
         self.post(&Note::Bye {
             tab: self.me.clone(),
         });
@@ -428,179 +459,4 @@ impl Link {
             wake();
         }
     }
-
-    fn close_stream(&self) {
-        self.generation.set(self.generation.get() + 1);
-        self.stream.borrow_mut().take();
-        self.plan.borrow_mut().closed();
-    }
-
-    /// Reopens the stream after `after`, once however often it is asked for meanwhile.
-    /// Always from a timer: never from inside the stream's own callbacks, which the old
-    /// stream's drop would free while they run.
-    fn schedule_reopen(&self, after: Duration) {
-        if self.reopening.replace(true) {
-            return;
-        }
-        set_timeout(
-            || {
-                let link = link();
-                link.reopening.set(false);
-                link.reopen();
-            },
-            after,
-        );
-    }
-
-    fn reopen(&self) {
-        if !self.leads() || self.away.get() {
-            return;
-        }
-        self.close_stream();
-        let Some(request) = self.plan.borrow_mut().request() else {
-            return;
-        };
-        let generation = self.generation.get();
-        if self.status.get() == Connection::Offline {
-            self.status.set(Connection::Connecting);
-        }
-        let opened = LiveStream::open(
-            &stream_url(&request),
-            move || link().upstream_open(generation),
-            move |name, data, id| link().upstream_event(generation, name, data, id),
-            move || link().upstream_error(generation),
-        );
-        match opened {
-            Ok(stream) => *self.stream.borrow_mut() = Some(stream),
-            Err(_) => self.upstream_error(generation),
-        }
-    }
-
-    fn upstream_open(&self, generation: u64) {
-        if generation == self.generation.get() {
-            self.set_status(Connection::Live);
-            self.wake();
-        }
-    }
-
-    fn upstream_event(&self, generation: u64, name: &str, data: &str, id: &str) {
-        if generation != self.generation.get() {
-            return;
-        }
-        if let Some((room, id)) = awareness::parse_stream_event_id(id) {
-            self.plan.borrow_mut().seen(&room, id);
-        }
-        if name == "resync"
-            && let Ok(resync) = serde_json::from_str::<crate::message::Resync>(data)
-        {
-            self.plan.borrow_mut().resynced(&resync.room);
-        }
-        self.post(&Note::Event {
-            name: name.to_owned(),
-            data: data.to_owned(),
-            id: id.to_owned(),
-        });
-        self.dispatch(name, data, id);
-    }
-
-    fn upstream_error(&self, generation: u64) {
-        if generation != self.generation.get() {
-            return;
-        }
-        self.plan.borrow_mut().closed();
-        self.set_status(Connection::Reconnecting);
-        set_timeout(
-            move || {
-                let link = link();
-                if link.generation.get() == generation {
-                    link.schedule_reopen(Duration::ZERO);
-                }
-            },
-            RETRY,
-        );
-    }
-
-    fn set_status(&self, status: Connection) {
-        self.status.set(status);
-        self.post_status();
-        self.notify_status();
-    }
-
-    fn post_status(&self) {
-        self.post(&Note::Status {
-            status: self.status.get(),
-        });
-    }
-
-    /// Offline when the browser says so, else the stream's state.
-    fn shown_status(&self) -> Connection {
-        if window().navigator().on_line() {
-            self.status.get()
-        } else {
-            Connection::Offline
-        }
-    }
-
-    fn notify_status(&self) {
-        let (status, role) = (self.shown_status(), self.role.get());
-        let subscribers: Vec<Rc<Subscriber>> =
-            self.subscribers.borrow().values().cloned().collect();
-        for subscriber in subscribers {
-            (subscriber.on_status)(status, role);
-        }
-    }
-
-    fn dispatch(&self, name: &str, data: &str, id: &str) {
-        let subscribers: Vec<Rc<Subscriber>> =
-            self.subscribers.borrow().values().cloned().collect();
-        for subscriber in subscribers {
-            (subscriber.on_event)(name, data, id);
-        }
-    }
-}
-
-/// Whether this browser has what sharing needs: Web Locks (only in a secure context)
-/// and BroadcastChannel.
-fn shared_supported() -> bool {
-    let window = window();
-    let has = |target: &JsValue, name: &str| {
-        js_sys::Reflect::get(target, &JsValue::from_str(name))
-            .is_ok_and(|value| !value.is_undefined() && !value.is_null())
-    };
-    has(&window.navigator().into(), "locks") && has(&window.into(), "BroadcastChannel")
-}
-
-/// Asks for the lock (or, with `steal`, takes it from a leader that stopped answering).
-/// When granted, this tab leads until it gives the lock back; if another tab steals it,
-/// the request's promise rejects and this tab follows, and waits for the lock again.
-fn request_lead(steal: bool) {
-    let held_once = Rc::new(Cell::new(false));
-    let granted = Closure::once_into_js({
-        let held_once = Rc::clone(&held_once);
-        move |_lock: JsValue| -> js_sys::Promise {
-            held_once.set(true);
-            js_sys::Promise::new(&mut |resolve, _reject| link().lead(resolve))
-        }
-    });
-    let options = LockOptions::new();
-    options.set_steal(steal);
-    let held = window().navigator().locks().request_with_options(
-        CHANNEL,
-        &options,
-        granted.unchecked_ref(),
-    );
-    let taken = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-        let link = link();
-        if !held_once.get() {
-            // Refused without ever being held (an opaque origin, say): no sharing here.
-            link.go_solo();
-            return;
-        }
-        link.step_down();
-        if !link.away.get() {
-            request_lead(false);
-        }
-    });
-    let _ = held.catch(&taken);
-    taken.forget();
 }
