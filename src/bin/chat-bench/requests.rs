@@ -17,6 +17,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// How long `page` waits for one page.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Bench {
     pub(super) async fn post(
         &self,
@@ -122,7 +125,14 @@ impl Bench {
                 let mut sender = http::connect(addr, None).await?;
                 let mut bytes = 0;
                 while next.fetch_add(1, Ordering::Relaxed) < requests {
-                    let (status, length) = http::get(&mut sender, &host, "/r/page").await?;
+                    // A page that never comes fails the run rather than hanging it (once, a
+                    // render panicked on the server and its connection was left open).
+                    let (status, length) = tokio::time::timeout(
+                        PAGE_TIMEOUT,
+                        http::get(&mut sender, &host, "/r/page"),
+                    )
+                    .await
+                    .map_err(|_| anyhow::anyhow!("GET /r/page: no answer in {PAGE_TIMEOUT:?}"))??;
                     if status != 200 {
                         bail!("GET /r/page answered {status}");
                     }
