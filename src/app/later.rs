@@ -63,26 +63,23 @@ pub enum Part {
 /// The part as the server renders it, and as the browser mounts it later.
 fn view_of(part: Part) -> AnyView {
     let session = expect_context::<SessionContext>();
-    // Who is here, as the server saw it while rendering (kept if the stream said
-    // already: `seed_members` does not overwrite).
-    let members = move |here: Here, part: fn() -> AnyView| {
-        let feed = expect_context::<Feed>();
+    // Who is here, as the server saw it while rendering: the server's parts show it as
+    // it is (`members::Shown`); the browser's show the feed's, which the room seeded with
+    // the same answer and the stream keeps current.
+    let members = move |here: Here, part: fn(Option<Presence>) -> AnyView| {
         view! {
             <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    if let Ok(here) = here.await {
-                        feed.seed_members(here);
-                    }
-                    part()
-                })}
+                {move || Suspend::new(async move { part(here.await.ok()) })}
             </Suspense>
         }
         .into_any()
     };
     match part {
         Part::Rooms(room) => view! { <RecentRooms current=room /> }.into_any(),
-        Part::MembersButton(here) => members(here, || view! { <MembersButton /> }.into_any()),
-        Part::Members(here) => members(here, || view! { <MemberList /> }.into_any()),
+        Part::MembersButton(here) => {
+            members(here, |served| view! { <MembersButton served /> }.into_any())
+        }
+        Part::Members(here) => members(here, |served| view! { <MemberList served /> }.into_any()),
         Part::Identity => view! {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {

@@ -3,7 +3,9 @@
 //! reads without JavaScript, where the button is a link to `#members` and CSS's
 //! `:target` opens the sheet); the stream keeps it current.
 
-use super::{SessionContext, feed::Feed, identity::Avatar};
+#[cfg(not(feature = "ssr"))]
+use super::feed::Feed;
+use super::{SessionContext, identity::Avatar};
 use crate::{awareness::Presence, message::DisplayName};
 use leptos::{ev, prelude::*};
 
@@ -11,8 +13,53 @@ use leptos::{ev, prelude::*};
 #[derive(Clone, Copy)]
 pub struct Sheet(pub RwSignal<bool>);
 
-fn count(feed: Feed) -> usize {
-    feed.members.with(|m| m.as_ref().map_or(0, |m| m.count))
+/// Who is here, as a part shows it: in the browser, the feed's, which the stream keeps
+/// current; on the server, the presence the page read (`served`).
+///
+/// The server never writes the feed's: the page's parts are rendered concurrently, on
+/// several threads, and reactive_graph reads a signal with `try_read`, so a part that read
+/// it while another part seeded it panicked as if it had been disposed (seen in
+/// `chat-bench page`, about once in 300,000 pages; BENCHMARKS.md). `served` is written
+/// once, when the part is created, and only read after.
+#[derive(Clone, Copy)]
+struct Shown {
+    #[cfg(feature = "ssr")]
+    served: StoredValue<Option<Presence>>,
+    #[cfg(not(feature = "ssr"))]
+    feed: Feed,
+}
+
+impl Shown {
+    fn new(served: Option<Presence>) -> Self {
+        #[cfg(feature = "ssr")]
+        {
+            Shown {
+                served: StoredValue::new(served),
+            }
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            let _ = served;
+            Shown {
+                feed: expect_context::<Feed>(),
+            }
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(Option<&Presence>) -> R) -> R {
+        #[cfg(feature = "ssr")]
+        {
+            self.served.with_value(|served| f(served.as_ref()))
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            self.feed.members.with(|m| f(m.as_ref()))
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.with(|m| m.map_or(0, |m| m.count))
+    }
 }
 
 /// "1 person here", "3 people here".
@@ -24,9 +71,11 @@ fn people_here(count: usize) -> String {
 }
 
 /// The header's button: how many are here; opens the sheet on small screens.
+/// `served`: who is here as the page read it (the server shows it; the browser shows
+/// the feed's).
 #[component]
-pub fn MembersButton() -> impl IntoView {
-    let feed = expect_context::<Feed>();
+pub fn MembersButton(served: Option<Presence>) -> impl IntoView {
+    let shown = Shown::new(served);
     let Sheet(open) = expect_context::<Sheet>();
     let toggle = move |event: ev::MouseEvent| {
         event.prevent_default();
@@ -39,30 +88,24 @@ pub fn MembersButton() -> impl IntoView {
             role="button"
             aria-controls="members"
             aria-expanded=move || open.get().to_string()
-            aria-label=move || people_here(count(feed))
+            aria-label=move || people_here(shown.count())
             on:click=toggle
         >
             <span class="members-icon" aria-hidden="true"></span>
-            <span class="members-count">{move || count(feed)}</span>
+            <span class="members-count">{move || shown.count()}</span>
         </a>
     }
 }
 
+/// `served`: as for [`MembersButton`].
 #[component]
-pub fn MemberList() -> impl IntoView {
-    let feed = expect_context::<Feed>();
+pub fn MemberList(served: Option<Presence>) -> impl IntoView {
+    let shown = Shown::new(served);
     let session = expect_context::<SessionContext>();
     let Sheet(open) = expect_context::<Sheet>();
-    let online = move || {
-        feed.members
-            .with(|m| m.as_ref().map_or_else(Vec::new, |m| m.online.clone()))
-    };
-    let unlisted = move || {
-        feed.members.with(|m| {
-            m.as_ref()
-                .map_or(0, |m: &Presence| m.count.saturating_sub(m.online.len()))
-        })
-    };
+    let online = move || shown.with(|m| m.map_or_else(Vec::new, |m| m.online.clone()));
+    let unlisted = move || shown.with(|m| m.map_or(0, |m| m.count.saturating_sub(m.online.len())));
+    let count = move || shown.count();
     let close = move |event: ev::MouseEvent| {
         event.prevent_default();
         open.set(false);
@@ -82,8 +125,8 @@ pub fn MemberList() -> impl IntoView {
         >
             <div class="members-head">
                 <h2 id="members-title">"Here now"</h2>
-                <span class="members-total" aria-label=move || people_here(count(feed))>
-                    {move || count(feed)}
+                <span class="members-total" aria-label=move || people_here(count())>
+                    {count}
                 </span>
                 <a class="sheet-close" href="#" aria-label="Close" on:click=close>"×"</a>
             </div>
@@ -95,7 +138,7 @@ pub fn MemberList() -> impl IntoView {
             <Show when=move || { unlisted() > 0 }>
                 <p class="members-more muted">{move || format!("and {} more", unlisted())}</p>
             </Show>
-            <Show when=move || { count(feed) == 0 }>
+            <Show when=move || { count() == 0 }>
                 <p class="members-more muted">"Nobody is here right now."</p>
             </Show>
         </aside>

@@ -75,7 +75,7 @@ fn Room(room: RoomName) -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     super::later::start(true);
     // Who is here, as the server saw it while rendering (its answer is in the page); the
-    // stream takes over after. (On the server, the members' parts seed it as they render.)
+    // stream takes over after. (On the server, the members' parts show the answer itself.)
     #[cfg(not(feature = "ssr"))]
     leptos::task::spawn_local(async move {
         if let Ok(here) = presence.await {
