@@ -538,6 +538,9 @@ mod tests {
         assert_eq!(read[&dev], MessageId::new(5, 1));
         assert_eq!(read[&qa], MessageId::new(0, 0));
         assert!(parse_last_read("not json").is_empty());
+        // What follows the object makes it damaged as a whole, as serde_json's `from_str`
+        // would say: nothing is read from it.
+        assert!(parse_last_read(r#"{"dev":"5-1"} {"qa":"0-0"}"#).is_empty());
         assert_eq!(last_read_json(&read), r#"{"dev":"5-1","qa":"0-0"}"#);
     }
 }
