@@ -374,7 +374,7 @@ pub fn delete_prefix_on_cluster(urls: &[String], prefix: &str) -> anyhow::Result
     let mut deleted = 0;
     for address in masters(&shards) {
         let mut master = redis::Client::open(format!("redis://{address}"))?.get_connection()?;
-        deleted += super::delete_matching(&mut master, prefix)?;
+        deleted += super::keys::delete_matching(&mut master, prefix)?;
     }
     Ok(deleted)
 }

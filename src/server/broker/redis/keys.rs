@@ -1,4 +1,5 @@
-//! Key names under the prefix (the table is in the [module docs](super)).
+//! Key names under the prefix (the table is in the [module docs](super)), and deleting
+//! every key under one.
 
 use crate::message::{DisplayName, RoomName};
 use std::net::IpAddr;
@@ -95,6 +96,44 @@ impl Keys {
         };
         RoomName::parse(room).ok()
     }
+}
+
+/// Deletes every key under `prefix` (tests and benchmarks clean up with it). Uses `SCAN`,
+/// so a large Redis is never blocked.
+pub fn delete_prefix(url: &str, prefix: &str) -> anyhow::Result<usize> {
+    let mut connection = redis::Client::open(url)?.get_connection()?;
+    delete_matching(&mut connection, prefix)
+}
+
+/// Deletes the keys under `prefix` on one Redis (or one master of a cluster).
+pub(super) fn delete_matching(
+    connection: &mut redis::Connection,
+    prefix: &str,
+) -> anyhow::Result<usize> {
+    let keys = Keys {
+        prefix: prefix.to_owned(),
+        tagged: false,
+    };
+    let pattern = format!("{}:*", keys.escaped_prefix());
+    let keys: Vec<String> = redis::cmd("SCAN")
+        .cursor_arg(0)
+        .arg("MATCH")
+        .arg(&pattern)
+        .arg("COUNT")
+        .arg(1000)
+        .clone()
+        .iter::<String>(connection)?
+        .collect::<Result<_, _>>()?;
+    // A pipeline of one-key `DEL`s: on a cluster master, keys of different slots cannot
+    // share one.
+    for chunk in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        for key in chunk {
+            pipe.del(key).ignore();
+        }
+        pipe.exec(connection)?;
+    }
+    Ok(keys.len())
 }
 
 #[cfg(test)]
