@@ -345,3 +345,60 @@ export async function load(context: BrowserContext, url: string, workers: Worker
     await page.close();
   }
 }
+
+/**
+ * How fast this machine's Chromium runs script, as Lighthouse measures it, unslowed and
+ * under `CPU_SLOWDOWN`. The slowdown is relative to the machine, so the same bench
+ * emulates a faster phone on a fast machine and a slower one on a slow machine; these
+ * two figures say which phone a run had (Lighthouse's table: a Moto G4, its mid-tier
+ * phone, is 125–800; a desktop 1,000 and up). Measured in a blank page of a context of
+ * its own, before the loads.
+ */
+export async function benchmarkIndex(browser: Browser): Promise<{ host: number; phone: number }> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    const measure = () => page.evaluate(computeBenchmarkIndex);
+    await measure(); // V8 warms up
+    const host = await measure();
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: CPU_SLOWDOWN });
+    const phone = await measure();
+    return { host: Math.round(host), phone: Math.round(phone) };
+  } finally {
+    await context.close();
+  }
+}
+
+// `computeBenchmarkIndex` from Lighthouse, core/lib/page-functions.js (Apache License
+// 2.0): the mean of a GC-heavy index (building a string of 10,000 characters) and one
+// without GC (copying an array of 100,000 numbers), iterations / 10 per second, each for
+// half a second. Lighthouse reports it with every run for the same reason.
+function computeBenchmarkIndex(): number {
+  function benchmarkIndexGC() {
+    const start = Date.now();
+    let iterations = 0;
+    while (Date.now() - start < 500) {
+      let s = '';
+      for (let j = 0; j < 10000; j++) s += 'a';
+      if (s.length === 1) throw new Error('will never happen, but prevents compiler optimizations');
+      iterations++;
+    }
+    return Math.round(iterations / 10 / ((Date.now() - start) / 1000));
+  }
+  function benchmarkIndexNoGC() {
+    const arrA: number[] = [];
+    const arrB: number[] = [];
+    for (let i = 0; i < 100000; i++) arrA[i] = arrB[i] = i;
+    const start = Date.now();
+    let iterations = 0;
+    while (iterations % 10 !== 0 || Date.now() - start < 500) {
+      const src = iterations % 2 === 0 ? arrA : arrB;
+      const tgt = iterations % 2 === 0 ? arrB : arrA;
+      for (let j = 0; j < src.length; j++) tgt[j] = src[j];
+      iterations++;
+    }
+    return Math.round(iterations / 10 / ((Date.now() - start) / 1000));
+  }
+  return (benchmarkIndexGC() + benchmarkIndexNoGC()) / 2;
+}

@@ -18,6 +18,8 @@
 //   (WASM, JS, CSS) alone; and apart, what the worker fetched for itself meanwhile (on a
 //   first visit it fetches the page again, to keep a copy).
 // The page's HTML received (`responseEnd`) is reported too, to read the others by.
+// First, how fast the machine runs script, unslowed and slowed (`benchmarkIndex`): the
+// slowdown is relative to the machine, so runs on different machines compare by it.
 // Cold: a new browser context each time, with nothing cached and no service worker.
 // Warm: one context, after one load to prime it: the HTTP cache holds the hashed /pkg/
 // files (immutable), and the app's service worker is installed, running and answers
@@ -29,7 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext } from '@playwright/test';
 import { test, expect, postAs, signIn, type ChatNode } from '../tests/fixtures';
-import { CPU_SLOWDOWN, NETWORK, PHONE, Workers, load, probe, type Load } from './slow-phone';
+import { CPU_SLOWDOWN, NETWORK, PHONE, Workers, benchmarkIndex, load, probe, type Load } from './slow-phone';
 
 const RUNS = 5;
 const ROOM = 'slow-phone';
@@ -158,7 +160,7 @@ function git(...args: string[]): string {
 }
 
 /** Prints the figures and writes them, with every load's, to `results`. */
-function report(browser: Browser, cold: Load[], warm: Load[]): void {
+function report(browser: Browser, cpu: { host: number; phone: number }, cold: Load[], warm: Load[]): void {
   const summary = { cold: summarise(cold), warm: summarise(warm) };
   const down = (NETWORK.downloadThroughput * 8) / 1e6;
   const up = (NETWORK.uploadThroughput * 8) / 1e3;
@@ -166,6 +168,7 @@ function report(browser: Browser, cold: Load[], warm: Load[]): void {
   const conditions =
     `${down} Mbit/s down, ${up} kbit/s up, ${NETWORK.latency} ms latency, ` +
     `CPU ${CPU_SLOWDOWN}× slower, ${width}×${height}`;
+  const index = `Lighthouse BenchmarkIndex ${number(cpu.host)} unslowed, ${number(cpu.phone)} slowed ${CPU_SLOWDOWN}×`;
   const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
   const revision = git('rev-parse', '--short', 'HEAD') + (dirty ? ' + uncommitted changes' : '');
   const cpus = os.cpus();
@@ -180,6 +183,7 @@ function report(browser: Browser, cold: Load[], warm: Load[]): void {
       `time to live (issue 11): a room of ${conversation().length} messages; ${conditions}`,
       `median (min–max) of ${RUNS} loads, from navigation start; ${date.slice(0, 10)}, ${revision}, ` +
         `Chromium ${browser.version()}, ${machine}`,
+      `the phone's CPU: ${index} (a mid-tier phone is 125–800; the slowdown is relative to this machine)`,
       table(summary.cold, summary.warm),
       `cold /pkg/: ${pkg.join(', ')}`,
       `warm: the service worker answered the page in ${warm.filter((l) => l.viaWorker).length} of ${RUNS} loads`,
@@ -192,6 +196,7 @@ function report(browser: Browser, cold: Load[], warm: Load[]): void {
     machine,
     chromium: browser.version(),
     conditions: { network: NETWORK, cpuSlowdown: CPU_SLOWDOWN, screen: PHONE },
+    benchmarkIndex: cpu,
     messages: conversation().length,
     targets: TARGETS,
     summary,
@@ -220,6 +225,7 @@ test('a room of 50 messages on a slow phone: text, hydrated, live, bytes; cold a
   browser,
   chat,
 }) => {
+  const cpu = await benchmarkIndex(browser);
   const node = await chat.node();
   for (const { name, text } of conversation()) await postAs(node, name, ROOM, [text]);
   const url = `${node.url}/r/${ROOM}`;
@@ -245,7 +251,7 @@ test('a room of 50 messages on a slow phone: text, hydrated, live, bytes; cold a
   await context.close();
   await workers.detach();
 
-  report(browser, cold, warm);
+  report(browser, cpu, cold, warm);
   for (const l of [...cold, primed, ...warm]) {
     expect(l.signedIn, 'the reader is signed in').toBe(true);
     expect(l.problems, 'the page reported errors').toEqual([]);
