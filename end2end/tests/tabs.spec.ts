@@ -125,7 +125,9 @@ test('eight tabs in eight rooms share one stream, and a ninth still loads', asyn
     tabs.push(page);
   }
   await settledLeader(tabs);
-  await expect.poll(() => openStreams(node), { message: 'one stream for the browser' }).toBe(1);
+  await expect
+    .poll(() => openStreams(node), { message: 'one stream for the browser', timeout: 10_000 })
+    .toBe(1);
 
   // A message in each room shows in its tab at once.
   for (const [i, page] of tabs.entries()) {
@@ -147,16 +149,18 @@ test('a room page asks for its stream before the app runs, and that one stream b
   // Pings every second, so a stream the browser closed is counted out at once.
   const node = await chat.node({ CHAT_KEEPALIVE_SECS: '1' });
   await postAs(node, 'ann', 'early', ['one', 'two']);
-  // What the header said when each stream was asked for: the server's `offline` until
-  // the app runs (after that, `connecting`).
-  await page.addInitScript(() => {
+  // In every tab: each stream it asked for, and what the header said then (the server's
+  // `offline` until the app runs; after that, `connecting`).
+  await page.context().addInitScript(() => {
     const asked: string[] = [];
-    Object.assign(window, { __asked: asked });
+    const sources: EventSource[] = [];
+    Object.assign(window, { __asked: asked, __sources: sources });
     const Source = window.EventSource;
     window.EventSource = class extends Source {
       constructor(url: string | URL, init?: EventSourceInit) {
         super(url, init);
         asked.push(document.querySelector('.room-header .status')?.textContent?.trim() ?? '');
+        sources.push(this);
       }
     };
   });
@@ -172,12 +176,18 @@ test('a room page asks for its stream before the app runs, and that one stream b
   expect(streams, 'one stream, resuming after the newest message shown').toHaveLength(1);
   expect(new URL(streams[0]).searchParams.get('rooms')).toMatch(/^early:\d+-\d+$/);
   // A second tab follows: the stream it asked for early is closed as soon as it hears
-  // the leader (well before that stream's own 5 s limit), one stream is left.
+  // the leader, not at that stream's own 5 s limit. A follower says `live` only from the
+  // leader's note, so by then its early stream is closed. One stream is left.
   const second = await page.context().newPage();
   await openRoom(second, node, 'early');
-  await settledLeader([page, second]);
+  const follower = (await settledLeader([page, second])) === page ? second : page;
+  await expect(connection(follower)).toHaveText('live');
+  const early = await follower.evaluate(() =>
+    (window as any).__sources.map((source: EventSource) => source.readyState),
+  );
+  expect(early, "the follower's early stream, closed on hearing the leader").toEqual([2]); // CLOSED
   await expect
-    .poll(() => openStreams(node), { message: 'one stream for the browser', timeout: 3_000 })
+    .poll(() => openStreams(node), { message: 'one stream for the browser', timeout: 10_000 })
     .toBe(1);
   await postAs(node, 'ann', 'early', ['four']);
   for (const tab of [page, second]) await expect(messageTexts(tab)).toHaveText(['one', 'two', 'three', 'four']);
