@@ -58,6 +58,9 @@ where
     }
 }
 
+/// The site's icon: a blue square with rounded corners, 32 × 32, as a PNG.
+const FAVICON: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAYAAABzenr0AAAAiUlEQVR42u2XwQnAIAxFM0I3qZt1FEdwJDeoo9i0JGCFHgri9/AP76AH/0MjJLIfp3QEJSlFqYModmbo89rFpsSBoV9Ey3oJ3Bt5QriTXcIF4sTw9ibE37yCCGLFgRJIMrjaf/8OAYY/UIACFKAABShAAQosIQBvyeBNKbwthw8mS4xm8OEUNp5fGI62eMqApC4AAAAASUVORK5CYII=";
+
 /// The HTML document around the app. On the server it also sets the page's
 /// Content-Security-Policy, whose nonce leptos_axum puts on every inline script.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -79,10 +82,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <link
-                    rel="icon"
-                    href="data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect width='16' height='16' rx='4' fill='%232f6fde'/></svg>"
-                />
+                // A PNG, not an SVG: Chromium loads an SVG icon as a document of its own on
+                // the page's main thread, which cost a slowed phone about 40 ms before the
+                // app could start (BENCHMARKS.md, issue 11 on a slower machine).
+                <link rel="icon" type="image/png" href=FAVICON />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options root />
