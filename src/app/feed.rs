@@ -164,7 +164,10 @@ impl Feed {
             .maybe_update(|all| apply_answer(all, before, answer));
     }
 
-    /// Takes the server's member list, unless the stream has already said.
+    /// Takes the server's member list, unless the stream has already said. In the browser
+    /// only: on the server a page's parts render concurrently, and a write here while
+    /// another part read the signal panicked (`members::Shown`).
+    #[cfg(not(feature = "ssr"))]
     pub fn seed_members(&self, presence: Presence) {
         self.members.update(|members| {
             members.get_or_insert(presence);
