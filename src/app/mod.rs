@@ -66,16 +66,17 @@ const FAVICON: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAY
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::security::set_page_policy();
-    // Here, not in `App`: only the server knows the stylesheet's hashed name.
+    // Here, not in `App`: only the server knows the stylesheet's hashed name, and where
+    // the main JS and WASM are served (`server::assets` says why, and why its own
+    // `hydration_scripts`).
     #[cfg(feature = "ssr")]
-    let stylesheet = crate::server::assets::stylesheet(&options);
+    let (stylesheet, scripts) = (
+        crate::server::assets::stylesheet(&options),
+        crate::server::assets::hydration_scripts(&options),
+    );
+    // (The browser hydrates `App`, never this document.)
     #[cfg(not(feature = "ssr"))]
-    let stylesheet = String::new();
-    // Where the main JS and WASM are served (`server::assets::asset_root` says why).
-    #[cfg(feature = "ssr")]
-    let root = crate::server::assets::asset_root(&options).to_owned();
-    #[cfg(not(feature = "ssr"))]
-    let root = String::new();
+    let (stylesheet, scripts) = ("", ());
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -88,7 +89,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/png" href=FAVICON />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options root />
+                {scripts}
                 <MetaTags />
             </head>
             <body>

@@ -29,7 +29,7 @@ use axum::{
     middleware::{self, Next},
     response::Response,
 };
-use leptos::prelude::LeptosOptions;
+use leptos::{WasmSplitManifest, nonce::use_nonce, prelude::*};
 use std::{collections::HashMap, path::Path, sync::OnceLock};
 use tower_http::services::ServeDir;
 
@@ -101,12 +101,143 @@ fn build_root(hashes: &HashMap<String, String>) -> String {
 }
 
 /// The stylesheet's URL: `/pkg/tiny-chat.<hash>.css` when hashed.
-pub fn stylesheet(options: &LeptosOptions) -> String {
-    let name = match hashes(options).get("css") {
-        Some(hash) => format!("{}.{hash}", options.output_name),
-        None => options.output_name.to_string(),
+pub fn stylesheet(options: &LeptosOptions) -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let name = match hashes(options).get("css") {
+            Some(hash) => format!("{}.{hash}", options.output_name),
+            None => options.output_name.to_string(),
+        };
+        format!("/{}/{name}.css", options.site_pkg_dir)
+    })
+}
+
+/// What the page's `<head>` loads the app with: Leptos's `HydrationScripts`, written
+/// from names worked out once per process.
+///
+/// Leptos's component finds the binary's path, checks that `hash.txt` is there and reads
+/// it again on every page it renders: three system calls and a file read per page,
+/// about 1.5% of a room page's server time under `chat-bench page` (`perf`). The names
+/// cannot change while the server runs (the files are the build's), so here they come
+/// from [`hashes`], read once. What is written is what Leptos writes (its script, at
+/// `leptos/src/hydration/hydration_script.js` of 0.8, not deferred, outside islands
+/// mode), and the split manifest is put in context as Leptos does, for `#[lazy]` code
+/// that runs on the server to preload its piece.
+pub fn hydration_scripts(options: &LeptosOptions) -> impl IntoView + use<> {
+    if let Some(manifest) = split_manifest(options) {
+        provide_context(manifest.clone());
+    }
+    let HeadScripts { js, wasm, script } = head_scripts(options);
+    let nonce = use_nonce();
+    let wasm_crossorigin = nonce.as_ref().map_or_else(String::new, ToString::to_string);
+    view! {
+        <link rel="modulepreload" href=js crossorigin=nonce.clone() />
+        <link
+            rel="preload"
+            href=wasm
+            r#as="fetch"
+            r#type="application/wasm"
+            crossorigin=wasm_crossorigin
+        />
+        <script type="module" nonce=nonce>
+            {script}
+        </script>
+    }
+}
+
+/// The main JS's and WASM's URLs, and the inline script that loads them and hydrates.
+struct HeadScripts {
+    js: &'static str,
+    wasm: &'static str,
+    script: &'static str,
+}
+
+fn head_scripts(options: &LeptosOptions) -> HeadScripts {
+    static NAMES: OnceLock<(String, String, String)> = OnceLock::new();
+    let (js, wasm, script) = NAMES.get_or_init(|| {
+        let root = asset_root(options);
+        let pkg = options.site_pkg_dir.as_ref();
+        let (js, wasm) = main_file_names(options, hashes(options));
+        let script = format!("{HYDRATION_SCRIPT}({root:?}, {pkg:?}, {js:?}, {wasm:?}, false);");
+        (
+            format!("{root}/{pkg}/{js}.js"),
+            format!("{root}/{pkg}/{wasm}.wasm"),
+            script,
+        )
+    });
+    HeadScripts { js, wasm, script }
+}
+
+/// Leptos 0.8's `hydration_script.js`: imports the JS glue, instantiates the WASM, and
+/// calls `hydrate`.
+const HYDRATION_SCRIPT: &str = r#"(function (root, pkg_path, output_name, wasm_output_name, defer) {
+	const hydrate = () =>
+		import(`${root}/${pkg_path}/${output_name}.js`)
+			.then(mod => {
+				mod.default({module_or_path: `${root}/${pkg_path}/${wasm_output_name}.wasm`}).then(() => {
+					mod.hydrate();
+				});
+			});
+	if (defer && "requestIdleCallback" in window) {
+		// `timeout` is a backstop: a never-idle page would otherwise stay dead
+		window.requestIdleCallback(hydrate, { timeout: 2000 });
+	} else {
+		hydrate();
+	}
+})
+"#;
+
+/// The main JS's and WASM's names without their extensions, as Leptos names them: after
+/// their hashes in a hashed build, else the output name (the WASM's with `_bg` when not
+/// built by cargo-leptos).
+fn main_file_names(options: &LeptosOptions, hashes: &HashMap<String, String>) -> (String, String) {
+    let name = |kind: &str| {
+        let mut name = options.output_name.to_string();
+        if options.hash_files {
+            if let Some(hash) = hashes.get(kind) {
+                name.push('.');
+                name.push_str(hash);
+            }
+        } else if kind == "wasm" && option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+            name.push_str("_bg");
+        }
+        name
     };
-    format!("/{}/{name}.css", options.site_pkg_dir)
+    (name("js"), name("wasm"))
+}
+
+/// The split WASM's manifest, as Leptos's `HydrationScripts` provides it: which pieces
+/// each `#[lazy]` function needs, and the loader's name. `None` for a build without
+/// `--split`.
+fn split_manifest(options: &LeptosOptions) -> Option<&'static WasmSplitManifest> {
+    static MANIFEST: OnceLock<Option<WasmSplitManifest>> = OnceLock::new();
+    MANIFEST
+        .get_or_init(|| {
+            let hashes = hashes(options);
+            let (split, manifest) = if options.hash_files {
+                (
+                    format!("__wasm_split.{}.js", hashes.get("split")?),
+                    format!("__wasm_split_manifest.{}.json", hashes.get("manifest")?),
+                )
+            } else {
+                (
+                    "__wasm_split.______________________.js".to_owned(),
+                    "__wasm_split_manifest.json".to_owned(),
+                )
+            };
+            let pkg = options.site_pkg_dir.as_ref();
+            let path = Path::new(options.site_root.as_ref())
+                .join(pkg)
+                .join(manifest);
+            let pieces = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+            let root = asset_root(options);
+            Some(WasmSplitManifest(ArcStoredValue::new((
+                format!("{root}/{pkg}"),
+                pieces,
+                split,
+            ))))
+        })
+        .as_ref()
 }
 
 /// Serves `/pkg/`: precompressed where the browser accepts it, immutable when hashed.
@@ -139,6 +270,25 @@ async fn cache_control(request: Request, next: Next, cache: &'static str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_loads_the_app_as_leptos_would() {
+        use leptos::prelude::{Owner, RenderHtml};
+        // An unhashed build (the test's options), where Leptos reads no file either.
+        let options = LeptosOptions::builder().output_name("tiny-chat").build();
+        let ours = Owner::new().with(|| hydration_scripts(&options).to_html());
+        let leptos = Owner::new().with(|| {
+            leptos::hydration::HydrationScripts(
+                leptos::hydration::HydrationScriptsProps::builder()
+                    .options(options.clone())
+                    .root(asset_root(&options))
+                    .build(),
+            )
+            .to_html()
+        });
+        assert_eq!(ours, leptos);
+        assert!(ours.contains("tiny-chat_bg.wasm"), "{ours}");
+    }
 
     #[test]
     fn the_hash_file_names_each_kind_of_file() {
