@@ -31,6 +31,7 @@ use crate::{
     message::{RoomName, RoomSummary},
 };
 use leptos::prelude::*;
+use std::pin::Pin;
 
 /// The room's members as the server saw them while rendering.
 pub type Here = Resource<Result<Presence, ServerFnError>>;
@@ -60,39 +61,72 @@ pub enum Part {
     Lobby(ActiveRooms),
 }
 
-/// The part as the server renders it, and as the browser mounts it later.
-fn view_of(part: Part) -> AnyView {
+/// What a part that waits for data renders: a future of its view, made afresh each time
+/// it is asked for.
+type Ready = Box<dyn Fn() -> Pin<Box<dyn Future<Output = AnyView> + Send>> + Send + Sync>;
+
+/// The parts that wait for data before they can render (who you are, who is here): what
+/// they render once it is in. The others come back as they are.
+fn waiting(part: Part) -> Result<Ready, Part> {
     let session = expect_context::<SessionContext>();
     // Who is here, as the server saw it while rendering: the server's parts show it as
     // it is (`members::Shown`); the browser's show the feed's, which the room seeded with
     // the same answer and the stream keeps current.
-    let members = move |here: Here, part: fn(Option<Presence>) -> AnyView| {
-        view! {
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move { part(here.await.ok()) })}
-            </Suspense>
-        }
-        .into_any()
+    let members = move |here: Here, part: fn(Option<Presence>) -> AnyView| -> Ready {
+        Box::new(move || Box::pin(async move { part(here.await.ok()) }))
     };
-    match part {
-        Part::Rooms(room) => view! { <RecentRooms current=room /> }.into_any(),
+    Ok(match part {
         Part::MembersButton(here) => {
             members(here, |served| view! { <MembersButton served /> }.into_any())
         }
         Part::Members(here) => members(here, |served| view! { <MemberList served /> }.into_any()),
-        Part::Identity => view! {
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let _ = session.whoami.await;
-                    view! {
-                        <Show when=move || session.name().is_some()>
-                            <Identity />
-                        </Show>
-                    }
-                })}
-            </Suspense>
+        Part::Identity => Box::new(move || {
+            Box::pin(async move {
+                let _ = session.whoami.await;
+                view! {
+                    <Show when=move || session.name().is_some()>
+                        <Identity />
+                    </Show>
+                }
+                .into_any()
+            })
+        }),
+        Part::Composer(room) => Box::new(move || {
+            let room = room.clone();
+            Box::pin(async move {
+                let _ = session.whoami.await;
+                // Mounted once per sign-in, not rebuilt on a change of name.
+                view! {
+                    <Show
+                        when=move || session.name().is_some()
+                        fallback=|| view! {
+                            <div class="composer signed-out">
+                                <SignInForm prompt="Pick a name to join the conversation" />
+                            </div>
+                        }
+                    >
+                        <Composer room=room.clone() />
+                    </Show>
+                }
+                .into_any()
+            })
+        }),
+        part => return Err(part),
+    })
+}
+
+/// The part as the browser mounts it, and as the server renders the parts that do not
+/// wait for data.
+fn view_of(part: Part) -> AnyView {
+    let part = match waiting(part) {
+        Ok(ready) => {
+            return view! { <Suspense fallback=|| ()>{move || Suspend::new(ready())}</Suspense> }
+                .into_any();
         }
-        .into_any(),
+        Err(part) => part,
+    };
+    match part {
+        Part::Rooms(room) => view! { <RecentRooms current=room /> }.into_any(),
         Part::OutboxCount => view! { <OutboxCount /> }.into_any(),
         Part::Outbox(room) => {
             let status = expect_context::<Feed>().status;
@@ -100,28 +134,34 @@ fn view_of(part: Part) -> AnyView {
         }
         Part::Typing => view! { <TypingLine /> }.into_any(),
         Part::Lobby(rooms) => super::lobby::lobby_body(rooms).into_any(),
-        Part::Composer(room) => view! {
-            <Suspense fallback=|| ()>
-                {move || { let room = room.clone(); Suspend::new(async move {
-                    let _ = session.whoami.await;
-                    // Mounted once per sign-in, not rebuilt on a change of name.
-                    view! {
-                        <Show
-                            when=move || session.name().is_some()
-                            fallback=|| view! {
-                                <div class="composer signed-out">
-                                    <SignInForm prompt="Pick a name to join the conversation" />
-                                </div>
-                            }
-                        >
-                            <Composer room=room.clone() />
-                        </Show>
-                    }
-                })}}
-            </Suspense>
+        Part::MembersButton(_) | Part::Members(_) | Part::Identity | Part::Composer(_) => {
+            unreachable!("`waiting` takes these")
         }
-        .into_any(),
     }
+}
+
+/// The part as the server renders it. One that waits for data is rendered to HTML, in
+/// the page's owner, once its data is in, and put into its `<div>` whole: the browser
+/// never hydrates a part (it mounts its own), so the server need not render it as
+/// something to hydrate. A `Suspense` per part, its effect, owners and signals, took
+/// about a third of a room page's server time (`chat-bench page`, BENCHMARKS.md: issue
+/// 11, sixth pass). (A bare `Suspend` of the part's view is not enough: the page renders
+/// what it resolves to outside of any owner, where the part's components find no
+/// context.)
+#[cfg(feature = "ssr")]
+fn server_view(part: Part) -> AnyView {
+    use leptos::tachys::view::RenderHtml;
+    let ready = match waiting(part) {
+        Ok(ready) => ready,
+        Err(part) => return view! { <div class="later">{view_of(part)}</div> }.into_any(),
+    };
+    let owner = Owner::current().expect("a part renders inside the app");
+    Suspend::new(async move {
+        let part = ready().await;
+        let html = owner.with(|| part.to_html());
+        view! { <div class="later" inner_html=html></div> }
+    })
+    .into_any()
 }
 
 /// A part of the page mounted once it is live, in a `<div class="later">` (which CSS
@@ -131,7 +171,7 @@ fn view_of(part: Part) -> AnyView {
 pub fn Later(part: Part) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
-        view! { <div class="later">{view_of(part)}</div> }
+        server_view(part)
     }
     #[cfg(not(feature = "ssr"))]
     {
