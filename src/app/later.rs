@@ -65,22 +65,30 @@ pub enum Part {
 /// it is asked for.
 type Ready = Box<dyn Fn() -> Pin<Box<dyn Future<Output = AnyView> + Send>> + Send + Sync>;
 
-/// The parts that wait for data before they can render (who you are, who is here): what
-/// they render once it is in. The others come back as they are.
-fn waiting(part: Part) -> Result<Ready, Part> {
+/// A part's view: at once, or once the data it waits for (who you are, who is here) is in.
+enum Shape {
+    Now(AnyView),
+    Waiting(Ready),
+}
+
+/// What each part shows, as the server renders it and the browser mounts it.
+fn shape_of(part: Part) -> Shape {
     let session = expect_context::<SessionContext>();
     // Who is here, as the server saw it while rendering: the server's parts show it as
     // it is (`members::Shown`); the browser's show the feed's, which the room seeded with
     // the same answer and the stream keeps current.
-    let members = move |here: Here, part: fn(Option<Presence>) -> AnyView| -> Ready {
-        Box::new(move || Box::pin(async move { part(here.await.ok()) }))
+    let members = move |here: Here, part: fn(Option<Presence>) -> AnyView| {
+        Shape::Waiting(Box::new(move || {
+            Box::pin(async move { part(here.await.ok()) })
+        }))
     };
-    Ok(match part {
+    match part {
+        Part::Rooms(room) => Shape::Now(view! { <RecentRooms current=room /> }.into_any()),
         Part::MembersButton(here) => {
             members(here, |served| view! { <MembersButton served /> }.into_any())
         }
         Part::Members(here) => members(here, |served| view! { <MemberList served /> }.into_any()),
-        Part::Identity => Box::new(move || {
+        Part::Identity => Shape::Waiting(Box::new(move || {
             Box::pin(async move {
                 let _ = session.whoami.await;
                 view! {
@@ -90,8 +98,15 @@ fn waiting(part: Part) -> Result<Ready, Part> {
                 }
                 .into_any()
             })
-        }),
-        Part::Composer(room) => Box::new(move || {
+        })),
+        Part::OutboxCount => Shape::Now(view! { <OutboxCount /> }.into_any()),
+        Part::Outbox(room) => {
+            let status = expect_context::<Feed>().status;
+            Shape::Now(view! { <OutboxList room status /> }.into_any())
+        }
+        Part::Typing => Shape::Now(view! { <TypingLine /> }.into_any()),
+        Part::Lobby(rooms) => Shape::Now(super::lobby::lobby_body(rooms).into_any()),
+        Part::Composer(room) => Shape::Waiting(Box::new(move || {
             let room = room.clone();
             Box::pin(async move {
                 let _ = session.whoami.await;
@@ -110,32 +125,17 @@ fn waiting(part: Part) -> Result<Ready, Part> {
                 }
                 .into_any()
             })
-        }),
-        part => return Err(part),
-    })
+        })),
+    }
 }
 
-/// The part as the browser mounts it, and as the server renders the parts that do not
-/// wait for data.
+/// The part as the browser mounts it: one that waits for data, in a `Suspense`.
+#[cfg(not(feature = "ssr"))]
 fn view_of(part: Part) -> AnyView {
-    let part = match waiting(part) {
-        Ok(ready) => {
-            return view! { <Suspense fallback=|| ()>{move || Suspend::new(ready())}</Suspense> }
-                .into_any();
-        }
-        Err(part) => part,
-    };
-    match part {
-        Part::Rooms(room) => view! { <RecentRooms current=room /> }.into_any(),
-        Part::OutboxCount => view! { <OutboxCount /> }.into_any(),
-        Part::Outbox(room) => {
-            let status = expect_context::<Feed>().status;
-            view! { <OutboxList room status /> }.into_any()
-        }
-        Part::Typing => view! { <TypingLine /> }.into_any(),
-        Part::Lobby(rooms) => super::lobby::lobby_body(rooms).into_any(),
-        Part::MembersButton(_) | Part::Members(_) | Part::Identity | Part::Composer(_) => {
-            unreachable!("`waiting` takes these")
+    match shape_of(part) {
+        Shape::Now(view) => view,
+        Shape::Waiting(ready) => {
+            view! { <Suspense fallback=|| ()>{move || Suspend::new(ready())}</Suspense> }.into_any()
         }
     }
 }
@@ -151,9 +151,9 @@ fn view_of(part: Part) -> AnyView {
 #[cfg(feature = "ssr")]
 fn server_view(part: Part) -> AnyView {
     use leptos::tachys::view::RenderHtml;
-    let ready = match waiting(part) {
-        Ok(ready) => ready,
-        Err(part) => return view! { <div class="later">{view_of(part)}</div> }.into_any(),
+    let ready = match shape_of(part) {
+        Shape::Now(view) => return view! { <div class="later">{view}</div> }.into_any(),
+        Shape::Waiting(ready) => ready,
     };
     let owner = Owner::current().expect("a part renders inside the app");
     Suspend::new(async move {
