@@ -88,7 +88,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // app could start (BENCHMARKS.md, issue 11 on a slower machine).
                 <link rel="icon" type="image/png" href=FAVICON />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
-                <AutoReload options=options.clone() />
+                <AutoReload options />
                 {scripts}
                 <MetaTags />
             </head>

@@ -116,8 +116,8 @@ pub fn stylesheet(options: &LeptosOptions) -> &'static str {
 /// from names worked out once per process.
 ///
 /// Leptos's component finds the binary's path, checks that `hash.txt` is there and reads
-/// it again on every page it renders: three system calls and a file read per page,
-/// about 1.5% of a room page's server time under `chat-bench page` (`perf`). The names
+/// it again on every page it renders: three system calls and a file read per page
+/// (without them, `chat-bench page` renders 1.08× the pages; BENCHMARKS.md). The names
 /// cannot change while the server runs (the files are the build's), so here they come
 /// from [`hashes`], read once. What is written is what Leptos writes (its script, at
 /// `leptos/src/hydration/hydration_script.js` of 0.8, not deferred, outside islands
@@ -288,6 +288,19 @@ mod tests {
         });
         assert_eq!(ours, leptos);
         assert!(ours.contains("tiny-chat_bg.wasm"), "{ours}");
+    }
+
+    #[test]
+    fn a_hashed_build_names_the_main_files_after_their_hashes() {
+        let options = LeptosOptions::builder()
+            .output_name("tiny-chat")
+            .hash_files(true)
+            .build();
+        let hashes = parse_hashes("js: J1\nwasm: W2\ncss: C3\n");
+        assert_eq!(
+            main_file_names(&options, &hashes),
+            ("tiny-chat.J1".to_owned(), "tiny-chat.W2".to_owned())
+        );
     }
 
     #[test]
