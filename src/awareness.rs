@@ -52,7 +52,7 @@ impl PersonEventKind {
 }
 
 /// Reads a `<room>/<id>` event id of `GET /api/events` (the server writes them as
-/// `id: <room>/` before a message's own id; see `server::sse`).
+/// `id: <room>/` before a message's own id; see `server::http::sse`).
 pub fn parse_stream_event_id(raw: &str) -> Option<(RoomName, MessageId)> {
     let (room, id) = raw.trim().split_once('/')?;
     Some((RoomName::parse(room).ok()?, id.parse().ok()?))

@@ -9,12 +9,17 @@
 //!   `@name` mention rules, shared likewise.
 //! - [`markdown`]: the safe Markdown subset of "Rendering", parsed to a small tree that
 //!   the server-rendered page and the browser both render (`app::rich_text`).
-//! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser. Its
-//!   service worker, `public/sw.js` (served as `/sw.js`), lets a page that was open once
-//!   load again while the browser is offline.
-//! - `server` (feature `ssr`): the axum server. Its own module docs map it: config,
-//!   state, the broker trait with its memory and Redis implementations, the in-process
-//!   fan-out hub, sessions, the HTTP API, SSE, and operations endpoints.
+//! - [`app`]: the Leptos UI, rendered on the server and hydrated in the browser: pages,
+//!   then the parts a page mounts once live (`later`), then the parts, then the page's
+//!   state. Its service worker, `public/sw.js` (served as `/sw.js`), lets a page that was
+//!   open once load again while the browser is offline.
+//! - `server` (feature `ssr`): the axum server, in layers that point one way: `broker`
+//!   (the domain and the live tier: the room log, names, presence and typing, the live
+//!   bus, each a trait with a memory and a Redis implementation), `chat` (the use cases
+//!   both the API and the no-JS forms call), `http` (routes, extractors, SSE, assets),
+//!   and `config` and `state` on top. `docs/ARCHITECTURE.md` follows a request and an
+//!   event through them, and keeps the ledger of where the code departs from the
+//!   framework.
 //! - `hydrate()` (feature `hydrate`): the WASM entry point.
 
 // Leptos view types nest deeply; the hydrate build needs more than the default 128.

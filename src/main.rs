@@ -1,6 +1,6 @@
 //! The tiny-chat server: configuration, logging, and serving until a shutdown signal.
 
-// jemalloc over glibc's malloc, measured (BENCHMARKS.md): server-rendered pages 2,663 ->
+// jemalloc over glibc's malloc (`docs/ARCHITECTURE.md`, ledger 6): server-rendered pages 2,663 ->
 // 3,439/s, idle RSS per SSE stream 13.1 -> 10.3 KiB. (mimalloc rendered faster still but
 // took 20 KiB per stream.)
 #[cfg(feature = "ssr")]
@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = server::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(
         addr = %listener.local_addr()?,
-        broker = if config.redis_url.is_some() { "redis" } else { "memory" },
+        broker = if config.redis_url.is_some() { "redis" } else if !config.redis_cluster_urls.is_empty() { "cluster" } else { "memory" },
         "tiny-chat listening"
     );
     if let Some(addr) = config.metrics_addr {

@@ -5,7 +5,7 @@ import { test, expect, connection, partsMounted } from './fixtures';
 
 const HASH = '[A-Za-z0-9_-]{22}';
 /** Each file a room page fetches, by kind: the JS, the WASM and the split loader under
- * this build's root (`/v/<build>/pkg/`, src/server/assets.rs), the stylesheet under
+ * this build's root (`/v/<build>/pkg/`, src/server/http/assets.rs), the stylesheet under
  * `/pkg/`, and the piece of the WASM loaded after live. */
 const KINDS: [string, RegExp][] = [
   ['css', new RegExp(`^/pkg/tiny-chat\\.${HASH}\\.css$`)],

@@ -1,7 +1,7 @@
 //! Server functions: what the pages load while rendering on the server, and the targets
 //! of the plain HTML forms that work without JavaScript (a form post answers with a
 //! redirect back to the page). With JavaScript, the browser talks to the JSON API in
-//! `docs/API.md` instead (see `client.rs`).
+//! `docs/API.md` instead (see `client`).
 //!
 //! They live under `/sf/`, apart from the public `/api/`.
 
@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// The server functions' JSON, read in the browser with `serde_json::from_str`, as the
 /// data a page is hydrated from is. The default codec reads with `from_slice`, and
 /// serde_json's reader is generic: each type a page loads was decoded by two copies of
-/// the same code, which this one reader saves in the main WASM (BENCHMARKS.md, issue 11).
+/// the same code, which this one reader saves in the main WASM (`docs/ARCHITECTURE.md`,
+/// ledger 13).
 /// On the wire it is the default's JSON, unchanged.
 pub struct JsonText;
 
@@ -88,13 +89,14 @@ impl FormError {
 /// use: the hold is extended, and the cookie is renewed when that is due.
 #[server(prefix = "/sf", endpoint = "whoami", output = Answer)]
 pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
+    use crate::server::http::{cookie::renewal_header, session::Session};
     let state = ssr::state()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    let session = crate::server::session::Session::verify(&state, &headers)
+    let session = Session::verify(&state.chat, &state.cookie, &headers)
         .await
         .map_err(ssr::error)?;
     Ok(session.map(|session| {
-        if let Some(cookie) = crate::server::session::renewal_header(&state.cookie, &session.0) {
+        if let Some(cookie) = renewal_header(&state.cookie, &session.0) {
             expect_context::<leptos_axum::ResponseOptions>()
                 .append_header(axum::http::header::SET_COOKIE, cookie);
         }
@@ -105,11 +107,11 @@ pub async fn whoami() -> Result<Option<DisplayName>, ServerFnError> {
 /// Signs in: the lobby's and the room's form when JavaScript is off.
 #[server(prefix = "/sf", endpoint = "sign_in", output = Answer)]
 pub async fn sign_in(name: String) -> Result<DisplayName, ServerFnError> {
-    use crate::server::{net::ClientAddr, session};
+    use crate::server::http::{net::ClientAddr, session};
     let state = ssr::state()?;
     let parts: axum::http::request::Parts = leptos_axum::extract().await?;
     let client = ClientAddr::of(&parts, &state.trusted_proxies);
-    match session::sign_in_as(&state, &parts.headers, client, &name).await {
+    match session::sign_in_as(&state.chat, &state.cookie, &parts.headers, client, &name).await {
         Ok((token, cookie)) => {
             expect_context::<leptos_axum::ResponseOptions>()
                 .append_header(axum::http::header::SET_COOKIE, cookie);
@@ -124,7 +126,7 @@ pub async fn sign_in(name: String) -> Result<DisplayName, ServerFnError> {
 pub async fn sign_out() -> Result<(), ServerFnError> {
     let state = ssr::state()?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    let removal = crate::server::session::sign_out_of(&state, &headers)
+    let removal = crate::server::http::session::sign_out_of(&state.chat, &state.cookie, &headers)
         .await
         .map_err(ssr::error)?;
     expect_context::<leptos_axum::ResponseOptions>()
@@ -137,9 +139,9 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 pub async fn history(room: String) -> Result<Vec<ChatMessage>, ServerFnError> {
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
-    let page = crate::server::api::DEFAULT_PAGE;
+    let page = crate::server::http::api::DEFAULT_PAGE;
     state
-        .broker
+        .chat
         .history(&room, None, page)
         .await
         .map_err(ssr::error)
@@ -152,13 +154,13 @@ pub async fn history(room: String) -> Result<Vec<ChatMessage>, ServerFnError> {
 pub async fn members(room: String) -> Result<Presence, ServerFnError> {
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
-    state.broker.presence(&room).await.map_err(ssr::error)
+    state.chat.presence(&room).await.map_err(ssr::error)
 }
 
 /// Rooms with recent activity first.
 #[server(prefix = "/sf", endpoint = "rooms", output = Answer)]
 pub async fn rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
-    ssr::state()?.broker.rooms().await.map_err(ssr::error)
+    ssr::state()?.chat.rooms().await.map_err(ssr::error)
 }
 
 /// Posts a message: the composer's form when JavaScript is off.
@@ -168,15 +170,17 @@ pub async fn post(
     text: String,
     client_id: Option<String>,
 ) -> Result<ChatMessage, ServerFnError> {
-    use crate::server::{broker::Published, session::Token};
+    use crate::server::{broker::Published, http::cookie::Token};
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
     let token = Token::from_headers(&headers, &state.cookie.key)
         .ok_or_else(|| ServerFnError::new("sign in first"))?;
-    let published = crate::server::api::publish(&state, token, room, &text, client_id)
+    let published = state
+        .chat
+        .post(token.holder(), room, &text, client_id)
         .await
-        .map_err(|error| ssr::form_error(&error, &text))?;
+        .map_err(|error| ssr::form_error(&error.into(), &text))?;
     match published {
         Published::New(message) | Published::Repeat(message) => Ok(message),
     }
@@ -201,7 +205,7 @@ mod ssr {
     }
 
     /// An API error as a [`FormError`] for the page the form came from.
-    pub fn form_error(error: &crate::server::error::Error, value: &str) -> ServerFnError {
+    pub fn form_error(error: &crate::server::http::error::Error, value: &str) -> ServerFnError {
         let form = FormError {
             code: error.code().to_owned(),
             message: error.public_message(),

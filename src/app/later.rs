@@ -12,7 +12,7 @@
 //! In a release build (`cargo leptos build --split`), what only the live parts reach
 //! is cut out of the main WASM into a file of its own, fetched by [`mount_parts`] the
 //! first time it runs: about a third of the app's code, which a page load no longer
-//! waits for (BENCHMARKS.md, issue 11). A room opened within the app mounts its parts
+//! waits for (`docs/ARCHITECTURE.md`, ledger 11). A room opened within the app mounts its parts
 //! at once, with no server HTML to keep.
 
 use super::{
@@ -21,22 +21,18 @@ use super::{
     feed::Feed,
     identity::Identity,
     members::{MemberList, MembersButton},
-    messages::TypingLine,
     outbox::{OutboxCount, OutboxList},
+    rooms::{ActiveRooms, lobby_body},
     sidebar::RecentRooms,
     sign_in::SignInForm,
+    typing::TypingLine,
 };
-use crate::{
-    awareness::Presence,
-    message::{RoomName, RoomSummary},
-};
+use crate::{awareness::Presence, message::RoomName};
 use leptos::prelude::*;
 use std::pin::Pin;
 
 /// The room's members as the server saw them while rendering.
 pub type Here = Resource<Result<Presence, ServerFnError>>;
-/// The lobby's active rooms.
-pub type ActiveRooms = Resource<Result<Vec<RoomSummary>, ServerFnError>>;
 
 /// A part of the room page that is mounted once the page is live.
 #[derive(Clone)]
@@ -105,7 +101,7 @@ fn shape_of(part: Part) -> Shape {
             Shape::Now(view! { <OutboxList room status /> }.into_any())
         }
         Part::Typing => Shape::Now(view! { <TypingLine /> }.into_any()),
-        Part::Lobby(rooms) => Shape::Now(super::lobby::lobby_body(rooms).into_any()),
+        Part::Lobby(rooms) => Shape::Now(lobby_body(rooms).into_any()),
         Part::Composer(room) => Shape::Waiting(Box::new(move || {
             let room = room.clone();
             Box::pin(async move {
@@ -144,8 +140,7 @@ fn view_of(part: Part) -> AnyView {
 /// the page's owner, once its data is in, and put into its `<div>` whole: the browser
 /// never hydrates a part (it mounts its own), so the server need not render it as
 /// something to hydrate. A `Suspense` per part, its effect, owners and signals, took
-/// about a third of a room page's server time (`chat-bench page`, BENCHMARKS.md: issue
-/// 11, sixth pass). (A bare `Suspend` of the part's view is not enough: the page renders
+/// about a third of a room page's server time (`docs/ARCHITECTURE.md`, ledger 9). (A bare `Suspend` of the part's view is not enough: the page renders
 /// what it resolves to outside of any owner, where the part's components find no
 /// context.)
 #[cfg(feature = "ssr")]
@@ -181,8 +176,29 @@ pub fn Later(part: Part) -> impl IntoView {
     }
 }
 
+/// The message rows, a part like the others: on the server, their HTML written directly
+/// (`messages/page_html.rs`); in the browser, the live rows, which replace the server's
+/// rather than hydrate them once the page is live. They become a live region (`role="log"`) only then, so that a screen
+/// reader does not read the whole page of messages out as new. `mounted` is set once
+/// they are in.
+#[component]
+pub fn LaterRows(mounted: RwSignal<bool>) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        let html = super::messages::rows_html();
+        let _ = mounted;
+        view! { <ol class="message-log" aria-label="Messages" inner_html=html></ol> }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let log = NodeRef::<leptos::html::Ol>::new();
+        log.on_load(move |log| browser::add(browser::Slot::Rows(log, mounted)));
+        view! { <ol class="message-log" aria-label="Messages" node_ref=log></ol> }
+    }
+}
+
 #[cfg(not(feature = "ssr"))]
-pub use browser::{add_rows, start, start_app};
+pub use browser::{start, start_app};
 
 #[cfg(not(feature = "ssr"))]
 mod browser;

@@ -19,7 +19,8 @@ pub struct Sheet(pub RwSignal<bool>);
 /// The server never writes the feed's: the page's parts are rendered concurrently, on
 /// several threads, and reactive_graph reads a signal with `try_read`, so a part that read
 /// it while another part seeded it panicked as if it had been disposed (seen in
-/// `chat-bench page`, about once in 300,000 pages; BENCHMARKS.md). `served` is written
+/// `chat-bench page`, about once in 950,000 pages; `docs/ARCHITECTURE.md`, ledger 10).
+/// `served` is written
 /// once, when the part is created, and only read after.
 #[derive(Clone, Copy)]
 struct Shown {

@@ -1,6 +1,6 @@
-//! The room's messages: the scrolling list (older history at the top, a pill for new
-//! messages while scrolled up), each message as rich text with its reactions, and who
-//! is typing under it. Once hydrated, a row offers what can be done with its message:
+//! The room's message rows, a part the page mounts once live (`later.rs`), in the list
+//! of `message_list.rs`: each message as rich text with its reactions. Once hydrated, a
+//! row offers what can be done with its message:
 //!
 //! - `actions.rs`: the toolbar shown on hover or focus (react; edit and delete your own),
 //! - `reactions.rs`: the reactions under the text, each a toggle,
@@ -19,18 +19,15 @@ mod reactions;
 
 use super::{
     SessionContext, client, derived,
-    feed::{Feed, Messages, PAGE, typing_label},
+    feed::{Feed, Messages},
     identity::Avatar,
     rich_text::RichText,
 };
 use crate::{
     awareness,
-    message::{ChatMessage, DisplayName, MessageId, RoomName},
+    message::{ChatMessage, DisplayName, MessageId},
 };
-use leptos::{ev, html, prelude::*, task::spawn_local};
-
-/// Scrolled this close to the top, the list loads older messages.
-const LOAD_OLDER_WITHIN_PX: f64 = 120.0;
+use leptos::{prelude::*, task::spawn_local};
 
 /// A sender's messages closer together than this share one header.
 const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
@@ -70,164 +67,18 @@ fn grouped(all: &Messages) -> impl Iterator<Item = (&ChatMessage, bool)> {
     })
 }
 
-#[component]
-pub fn MessageList(room: RoomName) -> impl IntoView {
+/// The rows' HTML as the server writes them into the page (`page_html.rs` says why),
+/// from the feed the room seeded.
+#[cfg(feature = "ssr")]
+pub(super) fn rows_html() -> String {
+    let session = expect_context::<SessionContext>();
     let feed = expect_context::<Feed>();
-    let (messages, more_older) = (feed.messages, feed.more_older);
-    let list = NodeRef::<html::Div>::new();
-    let at_bottom = RwSignal::new(true);
-    let unread = RwSignal::new(0usize);
-    let loading_older = RwSignal::new(false);
-    // The live rows are in (until then the server's show: see `MessageLog`).
-    let mounted = RwSignal::new(false);
-    // The newest message as it stands: a new one, or a change to it (reactions make it
-    // taller), is followed at the bottom; a change higher up moves nothing.
-    let newest = Memo::new(move |_| messages.with(|all| all.values().next_back().cloned()));
-
-    let scroll_to_bottom = move || {
-        if let Some(list) = list.get_untracked() {
-            list.set_scroll_top(f64::from(list.scroll_height()));
-        }
-        unread.set(0);
-    };
-
-    // New messages at the bottom: follow them when at the bottom, else count them.
-    Effect::new(move |newest_before: Option<Option<MessageId>>| {
-        let newest = newest.with(|newest| newest.as_ref().map(|m| m.id));
-        if let Some(Some(before)) = newest_before {
-            let added = messages.with_untracked(|all| {
-                let from = all.find_index(&before).unwrap_or_else(|at| at);
-                (all.len() - from).saturating_sub(1)
-            });
-            if at_bottom.get_untracked() {
-                request_animation_frame(scroll_to_bottom);
-            } else if added > 0 {
-                unread.update(|n| *n += added);
-            }
-        } else {
-            request_animation_frame(scroll_to_bottom);
-        }
-        newest
-    });
-
-    let load_older = move || {
-        // (Not before the live rows are in: older ones would not show, and the scroll
-        // position kept for them would be wrong.)
-        if loading_older.get_untracked() || !more_older.get_untracked() || !mounted.get_untracked()
-        {
-            return;
-        }
-        let Some(oldest) = messages.with_untracked(|all| all.first().map(|(id, _)| *id)) else {
-            return;
-        };
-        loading_older.set(true);
-        let room = room.clone();
-        spawn_local(async move {
-            if let Ok(page) = client::history(&room, Some(oldest), PAGE).await {
-                more_older.set(page.len() == PAGE);
-                let Some(list) = list.get_untracked() else {
-                    return;
-                };
-                // (`scroll_top` is a float with web-sys's unstable APIs, which Web Locks
-                // need: see .cargo/config.toml.)
-                let (height, top) = (f64::from(list.scroll_height()), list.scroll_top());
-                feed.add(page);
-                // Keep the same messages in view after the ones above them arrive.
-                request_animation_frame(move || {
-                    list.set_scroll_top(top + f64::from(list.scroll_height()) - height)
-                });
-            }
-            loading_older.set(false);
-        });
-    };
-
-    // Once the live rows are in: follow what arrived below the server's rows, or load
-    // the older messages asked for by a scroll to the top meanwhile.
-    let load_older_asked = load_older.clone();
-    Effect::new(move |_| {
-        if !mounted.get() {
-            return;
-        }
-        if at_bottom.get_untracked() {
-            request_animation_frame(scroll_to_bottom);
-        } else if list
-            .get_untracked()
-            .is_some_and(|list| list.scroll_top() < LOAD_OLDER_WITHIN_PX)
-        {
-            load_older_asked();
-        }
-    });
-
-    let on_scroll = move |_: ev::Event| {
-        let Some(list) = list.get_untracked() else {
-            return;
-        };
-        let bottom =
-            f64::from(list.scroll_height() - list.client_height()) - list.scroll_top() < 40.0;
-        at_bottom.set(bottom);
-        if bottom {
-            unread.set(0);
-        }
-        if list.scroll_top() < LOAD_OLDER_WITHIN_PX {
-            load_older();
-        }
-    };
-
-    view! {
-        <div class="messages" node_ref=list on:scroll=on_scroll>
-            <p class="history-edge muted">
-                {move || {
-                    if loading_older.get() {
-                        "Loading older messages…"
-                    } else if more_older.get() && messages.with(|m| m.len() >= PAGE) {
-                        "Scroll up for older messages"
-                    } else if messages.with(Messages::is_empty) {
-                        "No messages yet. Say hello!"
-                    } else {
-                        "This is the beginning of the room."
-                    }
-                }}
-            </p>
-            <MessageLog mounted />
-        </div>
-        <Show when=move || { unread.get() > 0 }>
-            <button class="new-pill" on:click=move |_| scroll_to_bottom()>
-                {move || match unread.get() {
-                    1 => "1 new message ↓".to_owned(),
-                    n => format!("{n} new messages ↓"),
-                }}
-            </button>
-        </Show>
-    }
-}
-
-/// The rows. On the server, their HTML written directly (`page_html.rs`); in the
-/// browser, the live rows, which replace the server's rather than hydrate them once the
-/// page is live (`later.rs`). They become a live region (`role="log"`) only then, so that a screen
-/// reader does not read the whole page of messages out as new. `mounted` is set once
-/// they are in.
-#[component]
-fn MessageLog(mounted: RwSignal<bool>) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    {
-        let session = expect_context::<SessionContext>();
-        let feed = expect_context::<Feed>();
-        let html = feed
-            .messages
-            .with_untracked(|all| page_html::rows_html(all, session.name_untracked().as_ref()));
-        let _ = mounted;
-        view! { <ol class="message-log" aria-label="Messages" inner_html=html></ol> }
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        let log = NodeRef::<html::Ol>::new();
-        log.on_load(move |log| super::later::add_rows(log, mounted));
-        view! { <ol class="message-log" aria-label="Messages" node_ref=log></ol> }
-    }
+    feed.messages
+        .with_untracked(|all| page_html::rows_html(all, session.name_untracked().as_ref()))
 }
 
 /// Puts the live rows into `log`, in place of whatever the server sent there (called
-/// by `later::mount_parts` once the page is live).
+/// by `later::mount_parts` once the page is live, like every part).
 #[cfg(not(feature = "ssr"))]
 pub(super) fn mount_rows(log: &web_sys::HtmlOListElement, session: SessionContext) {
     use super::Hydrated;
@@ -411,25 +262,6 @@ fn MessageRow(
             })}
         </li>
     }
-}
-
-/// "alice is typing…" under the list; never yourself.
-#[component]
-pub fn TypingLine() -> impl IntoView {
-    let feed = expect_context::<Feed>();
-    let session = expect_context::<SessionContext>();
-    let label = move || {
-        let me = session.name();
-        let names: Vec<DisplayName> = feed.typing.with(|typing| {
-            typing
-                .iter()
-                .filter(|t| me.as_ref().is_none_or(|me| !me.same_name(&t.name)))
-                .map(|t| t.name.clone())
-                .collect()
-        });
-        typing_label(&names)
-    };
-    view! { <p class="typing" aria-live="polite">{label}</p> }
 }
 
 #[cfg(all(test, feature = "ssr"))]

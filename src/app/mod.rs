@@ -1,13 +1,17 @@
 //! The Leptos UI: rendered on the server (readable, and usable for posting, without
 //! JavaScript), then hydrated into a live chat.
 //!
-//! - [`lobby`]: `/`, pick a name and a room.
-//! - [`room`]: `/r/{room}`, the room's page, put together from
-//!   - `messages` (the list, `@name` mentions, who is typing),
-//!   - `composer` (the message box: typing, completing `@name`),
-//!   - `members` (who is here: a sidebar, or a sheet on small screens),
-//!   - `sidebar` (recent rooms with their unread counts, notifications).
-//! - `later`: what a room page hydrates, and what it mounts once live.
+//! Pages, then the parts they mount once live, then the parts, then the page's state;
+//! nothing points back up:
+//!
+//! - Pages: [`lobby`] (`/`, pick a name and a room) and [`room`] (`/r/{room}`), with the
+//!   room's hydrated frame: its header and `message_list` (the scrolling list).
+//! - `later`: what a page hydrates, and the parts it mounts once live.
+//! - The parts: `messages` (the rows, `@name` mentions), `composer` (the message box:
+//!   typing, completing `@name`), `members` (who is here: a sidebar, or a sheet on small
+//!   screens), `sidebar` (recent rooms with their unread counts, notifications), `rooms`
+//!   (the lobby's body), `typing` (who is typing), `sign_in`, and `identity` and
+//!   `outbox` below.
 //! - [`feed`]: what the room page knows, kept current by the tab's one event stream.
 //! - [`live`]: the browser's one event stream, shared by its tabs.
 //! - [`outbox`]: messages typed and not yet sent, kept through a lost connection.
@@ -25,12 +29,15 @@ mod later;
 pub mod live;
 mod lobby;
 mod members;
+mod message_list;
 mod messages;
 pub mod outbox;
 mod rich_text;
 mod room;
+mod rooms;
 mod sidebar;
 mod sign_in;
+mod typing;
 
 use crate::message::DisplayName;
 use leptos::prelude::*;
@@ -41,21 +48,14 @@ use leptos_router::{
     path,
 };
 
-/// A memo in the browser, where things change; on the server, which renders a page
-/// once, just the value. A message row derives a handful of values, and as memos on
-/// the server they made room pages 3.7 times slower (`chat-bench page`, BENCHMARKS.md).
+/// A memo, as a signal: what a message row derives from the feed. (The server used to
+/// store the value instead, when it rendered rows as components; it writes their HTML
+/// now, and renders them only in tests: `docs/ARCHITECTURE.md`, ledger, retired.)
 pub fn derived<T>(f: impl Fn() -> T + Send + Sync + 'static) -> Signal<T>
 where
     T: Clone + PartialEq + Send + Sync + 'static,
 {
-    #[cfg(feature = "ssr")]
-    {
-        Signal::stored(f())
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        Memo::new(move |_| f()).into()
-    }
+    Memo::new(move |_| f()).into()
 }
 
 /// The site's icon: a blue square with rounded corners, 32 × 32, as a PNG.
@@ -65,14 +65,14 @@ const FAVICON: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAY
 /// Content-Security-Policy, whose nonce leptos_axum puts on every inline script.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::security::set_page_policy();
+    crate::server::http::security::set_page_policy();
     // Here, not in `App`: only the server knows the stylesheet's hashed name, and where
-    // the main JS and WASM are served (`server::assets` says why, and why its own
+    // the main JS and WASM are served (`server::http::assets` says why, and why its own
     // `hydration_scripts`).
     #[cfg(feature = "ssr")]
     let (stylesheet, scripts) = (
-        crate::server::assets::stylesheet(&options),
-        crate::server::assets::hydration_scripts(&options),
+        crate::server::http::assets::stylesheet(&options),
+        crate::server::http::assets::hydration_scripts(&options),
     );
     // (The browser hydrates `App`, never this document.)
     #[cfg(not(feature = "ssr"))]

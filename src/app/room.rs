@@ -11,7 +11,7 @@ use super::{
     feed::Feed,
     later::{Later, Part},
     members::Sheet,
-    messages::MessageList,
+    message_list::MessageList,
     outbox::Outbox,
 };
 use crate::message::RoomName;

@@ -217,7 +217,7 @@ fn flush_paragraph<'a>(out: &mut Vec<Block<'a>>, lines: &mut Vec<&'a str>) {
 ///
 /// A line with no byte that can begin Markdown is text, whole: it skips [`Line::new`]'s
 /// tables, which were the larger part of writing a room page's rows on the server
-/// (`chat-bench page`, BENCHMARKS.md issue 11). A test holds it to the full parse.
+/// (`docs/ARCHITECTURE.md`, ledger 8). A test holds it to the full parse.
 fn line_inlines<'a>(line: &'a str, out: &mut Vec<Inline<'a>>) {
     let marker = |b: u8| matches!(b, b'`' | b'*' | b'_' | b'[' | b'@');
     if !line.bytes().any(marker) && !line.contains("://") {

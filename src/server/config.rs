@@ -5,7 +5,11 @@
 //! parses but makes no sense (`CHAT_KEEPALIVE_SECS=nan`, `CHAT_POST_RATE=1e-20`) stops the
 //! server before it listens, instead of panicking a handler later.
 
-use super::net::{PublicOrigin, TrustedProxies};
+use super::{
+    broker::Limits,
+    http::net::{PublicOrigin, TrustedProxies},
+};
+use crate::awareness::TYPING_THROTTLE_MS;
 use clap::Parser;
 use std::{net::SocketAddr, time::Duration};
 
@@ -115,6 +119,13 @@ pub struct Config {
     #[arg(long, env = "CHAT_LEAVE_GRACE_SECS", default_value_t = 3.0, value_parser = bounded(0.0, 3600.0))]
     pub leave_grace_secs: f64,
 
+    /// Milliseconds within which a person's `typing` fans out at most once per room, on
+    /// all nodes together. The browser sends at most one every 2 s anyway; tests shorten
+    /// or lengthen it so that they do not depend on the machine's speed.
+    #[arg(long, env = "CHAT_TYPING_THROTTLE_MS", default_value_t = TYPING_THROTTLE_MS,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub typing_throttle_ms: u64,
+
     /// Serve `/metrics` on this address only (and not on the main one).
     #[arg(long, env = "CHAT_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -147,6 +158,24 @@ impl Config {
 
     pub fn leave_grace(&self) -> Duration {
         Duration::from_secs_f64(self.leave_grace_secs)
+    }
+
+    /// The numbers the broker keeps to.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            history: self.history_limit as usize,
+            name_idle: self.name_idle(),
+            post_rate: self.post_rate,
+            post_burst: self.post_burst,
+            // `CHAT_SIGNIN_RATE` is per minute, and a minute's worth may come at once.
+            signin_rate: self.signin_rate / 60.0,
+            signin_burst: self.signin_rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
+            max_rooms: self.max_rooms as usize,
+            room_idle: self.room_idle(),
+            memory_bytes: self.memory_max_mb as usize * 1024 * 1024,
+            subscriber_buffer: self.subscriber_buffer as usize,
+            typing_throttle: Duration::from_millis(self.typing_throttle_ms),
+        }
     }
 }
 

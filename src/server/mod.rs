@@ -1,267 +1,29 @@
-//! The axum server (feature `ssr`): the API of `docs/API.md`, SSE, and the Leptos app.
+//! The server (feature `ssr`), in layers that point one way (`docs/ARCHITECTURE.md`):
 //!
-//! - [`config`]: settings from flags and the environment.
-//! - [`state`]: what handlers share; builds the broker chosen by the config.
-//! - [`broker`]: storage and cross-node delivery, one trait with memory and Redis
-//!   implementations; [`hub`]: in-process fan-out that both use.
-//! - [`session`], [`api`], [`sse`], [`ops`]: the HTTP edge; [`error`] and [`extract`]
-//!   give every failure the documented JSON shape.
-//! - [`assets`]: `/pkg/`, precompressed and cached by hashed name.
-//! - [`security`]: cross-site protection and page headers; [`net`]: the client's address
-//!   and per-address stream counts; [`limit`]: in-process rate limits.
-//! - [`log`]: a room's log entries (messages and the changes to them) and reaction emoji.
-//! - [`presence`]: who is in which room through this node's streams, with the leave
-//!   grace; the broker shares it with the other nodes.
+//! - [`broker`], at the bottom: the chat's domain and its live tier, four role traits
+//!   (the room log, names, presence and typing, the live bus) with a memory and a Redis
+//!   implementation, the in-process fan-out behind the bus, this node's presence
+//!   tracker and rate limits. It knows nothing of HTTP or the config.
+//! - [`chat`]: the use cases (post, edit, delete, react, sign in and out, typing,
+//!   listen), which the JSON API and the no-JS forms both call.
+//! - [`http`]: the edge: the router, extractors, the API's handlers, SSE, operations
+//!   and assets.
+//! - [`config`] (settings from flags and the environment) and [`state`] (built from
+//!   them: the one place that knows every layer) sit on top; [`metrics`] beside.
+//!
+//! `main.rs` parses the config, builds the [`state::AppState`], binds and [`serve`]s.
 
-pub mod api;
-pub mod assets;
 pub mod broker;
+pub mod chat;
 pub mod config;
-pub mod error;
-pub mod extract;
-pub mod hub;
-pub mod limit;
-pub mod log;
-pub mod net;
-pub mod ops;
-pub mod presence;
-pub mod security;
-pub mod session;
-pub mod sse;
+pub mod http;
+pub mod metrics;
 pub mod state;
 
-use crate::app::{App, shell};
-use crate::message::RoomName;
-use axum::{
-    Router,
-    extract::{ConnectInfo, DefaultBodyLimit},
-    http::{HeaderValue, header},
-    response::Redirect,
-    routing::{get, patch, post, put},
-};
-use error::Error;
+pub use http::{BODY_LIMIT, bind, router, serve, serve_metrics};
+
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
-use state::AppState;
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
-use tokio::net::TcpListener;
-use tower_http::{
-    limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
-    timeout::RequestBodyDeadlineLayer,
-};
-
-/// The most a request body may carry, on every route.
-pub const BODY_LIMIT: usize = 16 * 1024;
-/// How long a client may take to send a whole request body (headers have their own
-/// timeout in [`serve`]): a client that trickles a body holds a connection no longer.
-const BODY_DEADLINE: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The whole app: API, operations endpoints, and the Leptos pages and assets, behind
-/// cross-site protection and the headers every response carries.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route(
-            "/session",
-            post(session::sign_in)
-                .get(session::current)
-                .delete(session::sign_out),
-        )
-        .route("/rooms", get(api::rooms))
-        .route(
-            "/rooms/{room}/messages",
-            post(api::post_message).get(api::history),
-        )
-        .route(
-            "/rooms/{room}/messages/{id}",
-            patch(api::edit_message).delete(api::delete_message),
-        )
-        .route(
-            "/rooms/{room}/messages/{id}/reactions/{emoji}",
-            put(api::react).delete(api::unreact),
-        )
-        // An empty `{emoji}`: not one emoji, so `422 invalid_reaction`, not `404`.
-        .route(
-            "/rooms/{room}/messages/{id}/reactions/",
-            put(api::react).delete(api::unreact),
-        )
-        .route("/rooms/{room}/events", get(sse::room_events))
-        .route("/rooms/{room}/presence", get(api::presence))
-        .route("/rooms/{room}/typing", post(api::typing))
-        .route("/events", get(sse::events))
-        .fallback(|| async { Error::NotFound })
-        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
-        // The JSON extractor answers `413 payload_too_large` in the API's error shape.
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
-
-    let routes = generate_route_list(App);
-    let options = state.leptos_options.clone();
-    // Server functions and rendering reach the broker and the cookie key through context.
-    let context = {
-        let state = state.clone();
-        move || leptos::prelude::provide_context(state.clone())
-    };
-    // The site root's files (`public/`, `pkg/`), else the 404 page.
-    let files =
-        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), shell);
-    // Server functions read their bodies themselves, past axum's `DefaultBodyLimit`.
-    let pages = Router::new()
-        .route("/join", get(join))
-        // The service worker (`public/sw.js`), revalidated on every fetch so that a new
-        // one reaches browsers at their next visit. Browsers skip the HTTP cache for
-        // worker scripts by default already; this covers any cache in between.
-        .route(
-            "/sw.js",
-            get(files.clone()).layer(SetResponseHeaderLayer::overriding(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
-            )),
-        )
-        .nest_service("/pkg", assets::pkg(&state.leptos_options));
-    // This build's main JS, WASM and split loader, where the page asks for them.
-    let root = assets::asset_root(&state.leptos_options);
-    let pages = if root.is_empty() {
-        pages
-    } else {
-        pages.nest_service(&format!("{root}/pkg"), assets::pkg(&state.leptos_options))
-    };
-    let pages = pages
-        .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
-        .fallback(files)
-        // Pages name this build's hashed files: never served from a cache unchecked.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(assets::PAGE_CACHE),
-        ))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
-
-    let csrf = security::csrf_layer(state.public_origin.as_ref())
-        .expect("CHAT_PUBLIC_URL is validated when the config is parsed");
-    let [nosniff, referrer] = security::header_layers();
-    Router::new()
-        .nest("/api", api)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .merge(pages)
-        .layer(csrf)
-        .layer(nosniff)
-        .layer(referrer)
-        .with_state(state)
-}
-
-#[derive(serde::Deserialize)]
-struct JoinQuery {
-    room: Option<String>,
-}
-
-/// `GET /join?room=...`: the lobby's room form without JavaScript.
-async fn join(axum::extract::Query(query): axum::extract::Query<JoinQuery>) -> Redirect {
-    match query.room.as_deref().map(|r| RoomName::parse(r.trim())) {
-        Some(Ok(room)) => Redirect::to(&format!("/r/{room}")),
-        _ => Redirect::to("/"),
-    }
-}
-
-/// Pending connections the kernel queues before `accept`. The standard library's 128
-/// overflows when thousands of browsers reconnect at once (each dropped SYN costs its
-/// client a one-second retransmit); the kernel caps this at `net.core.somaxconn`.
-const LISTEN_BACKLOG: u32 = 4096;
-
-/// Binds the listening socket.
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
-}
-
-/// How long graceful shutdown waits for requests in flight once every SSE stream has
-/// been told to end.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Serves until `shutdown` resolves, then ends every SSE stream and finishes the
-/// requests in flight.
-///
-/// A hand-written accept loop rather than `axum::serve`, which rebuilds the router for
-/// every connection (about 15 KiB each, measured with massif; BENCHMARKS.md): here the
-/// router is built once and each connection clones an `Arc`, plus the peer's address
-/// for [`net::ClientAddr`]. Connections speak HTTP/1.1, which is what browsers use for
-/// SSE over plain HTTP.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::{rt::TokioIo, rt::TokioTimer, server::graceful::GracefulShutdown};
-    use tower::{Layer, ServiceExt};
-
-    let (streams, hub) = (state.shutdown.clone(), Arc::clone(state.broker.hub()));
-    let app = RequestBodyDeadlineLayer::new(BODY_DEADLINE).layer(router(state).into_service());
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        // hyper's floor; headers past it answer 431, so a connection never buffers more.
-        .max_buf_size(16 * 1024);
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of file descriptors and the like: wait instead of spinning.
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // Each SSE event is a small write that must go out at once.
-        let _ = stream.set_nodelay(true);
-        let service = app
-            .clone()
-            .map_request(move |mut request: axum::http::Request<_>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
-        let service = hyper_util::service::TowerToHyperService::new(service);
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    drop(listener);
-    streams.cancel();
-    hub.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections were still open after {SHUTDOWN_GRACE:?}");
-    }
-    Ok(())
-}
-
-/// Serves `/metrics` alone on its own listener (`CHAT_METRICS_ADDR`), until `shutdown`.
-pub async fn serve_metrics(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(ops::render_metrics))
-        .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
+use std::net::SocketAddr;
 
 /// Leptos settings: cargo-leptos's when it runs the server, else the project defaults
 /// (so tests and a plain `cargo run` work too).
@@ -277,7 +39,7 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
     };
     options.site_addr = addr;
     // Hashed names are a property of the build, not of how the binary is started.
-    options.hash_files |= assets::built_with_hashes();
+    options.hash_files |= http::assets::built_with_hashes();
     options
 }
 

@@ -1,20 +1,13 @@
-//! What every handler shares.
+//! What every handler shares, built from the config: the one place that knows every
+//! layer (it makes the broker the config asks for, the chat over it, and the HTTP edge's
+//! settings). Extractors take only the parts they read, through `FromRef`.
 
-use super::{
-    broker::{Broker, Limits, memory::MemoryBroker, redis::RedisBroker},
-    config::Config,
-    hub::Hub,
-    net::{PublicOrigin, StreamCounter, TrustedProxies},
-    presence::PresenceTracker,
-    session::{self, CookieSettings},
-};
+use super::http::cookie::{self, CookieSettings};
+use super::http::net::{PublicOrigin, StreamCounter, TrustedProxies};
+use super::{broker::Broker, chat::Chat, config::Config, metrics::Metrics};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::{
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 /// Cloned for every request (by axum, and into each page's Leptos context), so it is one
@@ -31,13 +24,12 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    pub broker: Arc<dyn Broker>,
-    /// Who is present in which room through this node's streams.
-    pub presence: Arc<PresenceTracker>,
+    /// The use cases, over the broker.
+    pub chat: Chat,
     pub cookie: CookieSettings,
     pub leptos_options: LeptosOptions,
-    /// Cancelled when graceful shutdown begins: background tasks (the Redis listener)
-    /// stop on it. SSE streams end when `serve` closes the hub.
+    /// Cancelled when graceful shutdown begins: background tasks (the Redis listener,
+    /// the presence refresh) stop on it. SSE streams end when `serve` closes the bus.
     pub shutdown: CancellationToken,
     pub keepalive: Duration,
     /// Open streams per client address, on this node.
@@ -46,7 +38,6 @@ pub struct Shared {
     /// `CHAT_PUBLIC_URL`: the origin state-changing requests must come from, if set.
     pub public_origin: Option<PublicOrigin>,
     pub metrics_access: MetricsAccess,
-    pub metrics: Metrics,
 }
 
 /// Who may read `/metrics` on the main address.
@@ -62,43 +53,31 @@ pub enum MetricsAccess {
 
 impl AppState {
     /// Builds the state for `config`. Must run inside a Tokio runtime: the Redis broker
-    /// starts its Pub/Sub task here.
+    /// starts its Pub/Sub task here, and the chat its presence refresh.
     pub fn new(
         config: &Config,
         leptos_options: LeptosOptions,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
-        let hub = Hub::new(config.subscriber_buffer as usize);
-        let limits = Limits::from_config(config);
-        let broker: Arc<dyn Broker> = match (&config.redis_url, &config.redis_cluster_urls) {
+        let limits = config.limits();
+        let broker = match (&config.redis_url, &config.redis_cluster_urls) {
             (Some(_), urls) if !urls.is_empty() => {
                 anyhow::bail!("set REDIS_URL or REDIS_CLUSTER_URLS, not both")
             }
-            (Some(url), _) => Arc::new(RedisBroker::start(
-                url,
-                &config.redis_prefix,
-                limits,
-                hub,
-                shutdown.clone(),
-            )?),
-            (None, urls) if !urls.is_empty() => Arc::new(RedisBroker::start_cluster(
-                urls,
-                &config.redis_prefix,
-                limits,
-                hub,
-                shutdown.clone(),
-            )?),
-            (None, _) => Arc::new(MemoryBroker::new(limits, hub)),
+            (Some(url), _) => Broker::redis(url, &config.redis_prefix, limits, shutdown.clone())?,
+            (None, urls) if !urls.is_empty() => {
+                Broker::cluster(urls, &config.redis_prefix, limits, shutdown.clone())?
+            }
+            (None, _) => Broker::memory(limits),
         };
-        let presence = PresenceTracker::new(Arc::clone(&broker), config.leave_grace());
-        tokio::spawn(Arc::clone(&presence).run_refresh(shutdown.clone()));
+        let chat = Chat::new(broker, config.leave_grace(), metrics, shutdown.clone());
         let secret = config.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "CHAT_SECRET is not set: sessions are signed with a random per-process key, \
                  so they end when this process does and other nodes will not accept them"
             );
-            session::random_secret()
+            cookie::random_secret()
         });
         let metrics_access = match (&config.metrics_addr, &config.metrics_token) {
             (Some(_), _) => MetricsAccess::Elsewhere,
@@ -106,10 +85,9 @@ impl AppState {
             (None, None) => MetricsAccess::Loopback,
         };
         Ok(Self(Arc::new(Shared {
-            broker,
-            presence,
+            chat,
             cookie: CookieSettings {
-                key: session::key_from_secret(&secret),
+                key: cookie::key_from_secret(&secret),
                 max_age_secs: config.name_idle().as_secs_f64().ceil() as i64,
                 secure: config
                     .public_url
@@ -123,8 +101,11 @@ impl AppState {
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             public_origin: config.public_url.clone(),
             metrics_access,
-            metrics,
         })))
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        self.chat.metrics()
     }
 }
 
@@ -134,59 +115,20 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// Metric handles, resolved once so the hot path only does an atomic add.
-#[derive(Clone)]
-pub struct Metrics {
-    pub prometheus: PrometheusHandle,
-    pub connections: metrics::Gauge,
-    pub published: metrics::Counter,
-    pub delivered: metrics::Counter,
-    pub lagged: metrics::Counter,
-    pub awareness_delivered: metrics::Counter,
+impl FromRef<AppState> for Chat {
+    fn from_ref(state: &AppState) -> Self {
+        state.chat.clone()
+    }
 }
 
-impl Metrics {
-    fn new() -> Self {
-        // The recorder is process-global; tests run many apps in one process.
-        static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
-        let prometheus = PROMETHEUS
-            .get_or_init(|| {
-                let handle = PrometheusBuilder::new()
-                    .install_recorder()
-                    .expect("no other metrics recorder is installed");
-                metrics::describe_gauge!("chat_sse_connections", "Open SSE streams");
-                metrics::describe_counter!(
-                    "chat_messages_published_total",
-                    "Messages stored and published by this node"
-                );
-                metrics::describe_counter!(
-                    "chat_messages_delivered_total",
-                    "Message events written to SSE streams"
-                );
-                metrics::describe_counter!(
-                    "chat_subscriber_lags_total",
-                    "Times a subscriber fell behind and caught up from history"
-                );
-                metrics::describe_counter!(
-                    "chat_awareness_delivered_total",
-                    "Presence, join, leave, typing and resync events written to SSE streams after the first presence"
-                );
-                metrics::describe_counter!("chat_broker_errors_total", "Failed broker operations");
-                metrics::describe_counter!(
-                    "chat_broker_caught_up_total",
-                    "Messages this node missed on Pub/Sub and delivered from the stream after reconnecting"
-                );
-                metrics::counter!("chat_broker_errors_total").absolute(0);
-                handle
-            })
-            .clone();
-        Self {
-            prometheus,
-            connections: metrics::gauge!("chat_sse_connections"),
-            published: metrics::counter!("chat_messages_published_total"),
-            delivered: metrics::counter!("chat_messages_delivered_total"),
-            lagged: metrics::counter!("chat_subscriber_lags_total"),
-            awareness_delivered: metrics::counter!("chat_awareness_delivered_total"),
-        }
+impl FromRef<AppState> for CookieSettings {
+    fn from_ref(state: &AppState) -> Self {
+        state.cookie.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<TrustedProxies> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.trusted_proxies)
     }
 }

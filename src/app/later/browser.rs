@@ -132,11 +132,6 @@ pub fn add(slot: Slot) {
     }
 }
 
-/// The message list's `<ol>`, for the rows.
-pub fn add_rows(log: web_sys::HtmlOListElement, mounted: RwSignal<bool>) {
-    add(Slot::Rows(log, mounted));
-}
-
 fn fill(slots: &Slots) {
     let waiting = std::mem::take(&mut *slots.waiting.write_value());
     if waiting.is_empty() {

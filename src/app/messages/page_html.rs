@@ -3,10 +3,11 @@
 //!
 //! Rendering 50 `MessageRow`s through Leptos took about 11 µs a row, three quarters of
 //! a room page's server time (`chat-bench page`: 6,400 pages/s with no messages, 1,450
-//! with 50; BENCHMARKS.md, issue 11). Writing the same HTML here takes about 1 µs.
+//! with 50; `docs/ARCHITECTURE.md`, ledger 7). Writing the same HTML here takes about
+//! 1.6 µs.
 //!
-//! The browser does not hydrate these rows: once the app runs, `MessageList` mounts its
-//! live rows in their place (see there). So the two renderings only have to show the
+//! The browser does not hydrate these rows: once the page is live, `later.rs` mounts its
+//! live rows in their place. So the two renderings only have to show the
 //! same thing, and the tests hold them to more than that, the very same HTML: this
 //! file's rows equal `MessageRow`'s (as the server would render it before hydration,
 //! without Leptos's `<!>` markers) for every kind of row and text, hostile text included.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::message::Reaction;
+use crate::message::{Reaction, RoomName};
 
 fn name(raw: &str) -> DisplayName {
     DisplayName::parse(raw).unwrap()

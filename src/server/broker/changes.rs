@@ -89,7 +89,7 @@ mod tests {
     use super::*;
     use crate::{
         message::{DisplayName, MessageId, MessageText, RoomName},
-        server::log::Emoji,
+        server::broker::log::Emoji,
     };
 
     fn holder(name: &str) -> Holder {

@@ -1,13 +1,11 @@
 //! Name holds in process, for the memory broker: the same rules as the Redis keys with a
-//! TTL (`broker/redis.rs`), kept in a map that the broker's lock guards.
+//! TTL (`redis/names.rs`), kept in a map that the broker's lock guards. Times are the
+//! broker clock's monotonic readings ([`super::clock::Clock::elapsed`]).
 
 use super::{BrokerError, Claim, Holder};
 use crate::message::DisplayName;
 use anyhow::anyhow;
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, time::Duration};
 
 /// The most names held at once. A hold is about 100 bytes, so this bounds the map near
 /// 20 MiB; past it, expired holds are swept, and if none has expired a new sign-in
@@ -22,7 +20,7 @@ pub struct Holds {
 
 struct Hold {
     session_id: String,
-    expires: Instant,
+    expires: Duration,
 }
 
 impl Holds {
@@ -33,7 +31,7 @@ impl Holds {
         holder: &Holder,
         previous: Option<&DisplayName>,
         idle: Duration,
-        now: Instant,
+        now: Duration,
     ) -> Result<Claim, BrokerError> {
         let key = holder.name.canonical();
         if let Some(hold) = self.by_name.get(&key)
@@ -81,7 +79,7 @@ impl Holds {
     }
 
     /// Whether the session holds its name now; if so, the hold is extended.
-    pub fn touch(&mut self, holder: &Holder, idle: Duration, now: Instant) -> bool {
+    pub fn touch(&mut self, holder: &Holder, idle: Duration, now: Duration) -> bool {
         match self.by_name.get_mut(&holder.name.canonical()) {
             Some(hold) if hold.session_id == holder.session_id && hold.expires > now => {
                 hold.expires = now + idle;
@@ -107,7 +105,7 @@ mod tests {
 
     #[test]
     fn a_name_is_held_by_one_session_compared_case_insensitively() {
-        let (mut holds, now) = (Holds::default(), Instant::now());
+        let (mut holds, now) = (Holds::default(), Duration::from_secs(1_000));
         assert_eq!(
             holds.claim(&holder("Mason", "a"), None, IDLE, now).unwrap(),
             Claim::Granted
@@ -126,7 +124,7 @@ mod tests {
 
     #[test]
     fn a_new_name_releases_the_old_and_sign_out_releases_the_current() {
-        let (mut holds, now) = (Holds::default(), Instant::now());
+        let (mut holds, now) = (Holds::default(), Duration::from_secs(1_000));
         holds.claim(&holder("ann", "a"), None, IDLE, now).unwrap();
         let ann = DisplayName::parse("ann").unwrap();
         holds
@@ -148,7 +146,7 @@ mod tests {
 
     #[test]
     fn an_unused_hold_expires_and_use_extends_it() {
-        let (mut holds, now) = (Holds::default(), Instant::now());
+        let (mut holds, now) = (Holds::default(), Duration::from_secs(1_000));
         holds.claim(&holder("ann", "a"), None, IDLE, now).unwrap();
         assert!(holds.touch(&holder("ann", "a"), IDLE, now + IDLE / 2));
         assert!(

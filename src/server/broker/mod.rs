@@ -1,32 +1,50 @@
-//! Where messages are stored and how they reach every node: one trait, two brokers.
+//! The chat's domain and its live tier: the room log, names, presence and the live bus,
+//! each a trait of one concern, with two implementations of all four.
 //!
-//! - [`memory::MemoryBroker`]: one node, the last N messages per room in process memory.
-//! - [`redis::RedisBroker`]: any number of nodes on one Redis. Each room is a Redis Stream
-//!   (history and resume) and a Pub/Sub channel (live); each node holds one Pub/Sub
-//!   connection and fans out in process.
+//! - [`RoomLog`]: a room's messages and every change to them (append, change, history,
+//!   and the entries after an id, which a stream resumes from).
+//! - [`Names`]: which session holds which name.
+//! - [`Awareness`]: who is in which room, and who is typing.
+//! - [`Bus`]: this node's live deliveries. [`Bus::subscribe`] owns the one ordering rule
+//!   of a stream (subscribed on this node, and the node receiving the room's traffic,
+//!   before anything is read from the log), so no caller can get it wrong; the fan-out
+//!   (`hub`) behind it is private to this module.
+//!
+//! [`Broker`] holds one of each, made by [`Broker::memory`] (one node, in process memory:
+//! [`memory::MemoryBroker`]), [`Broker::redis`] or [`Broker::cluster`] (any number of
+//! nodes on one Redis or a Redis Cluster: [`redis::RedisBroker`]). Each implementation
+//! does all four on one struct, since a post checks the hold of its author's name, the
+//! post limit, stores and publishes in one atomic step; each trait's doc says which
+//! steps are one. Both pass the same contract suites (`tests/it/`).
 //!
 //! A room's log holds its messages and every change to them (edits, deletes, reactions),
-//! each an entry with its own id ([`Entry`]): streams replay the log, history shows each
-//! message as it stands. What a change does is decided once, in `changes`, for both.
+//! each an entry with its own id ([`log::Entry`]): streams replay the log, history shows
+//! each message as it stands. What a change does is decided once, in `changes`, for both.
 //!
-//! Both deliver live log entries through the node's [`Hub`], and both pass the same
-//! contract suites in `tests/api.rs` and `tests/changes.rs`. Both also hold names: a name belongs to one session at a time,
-//! and a post is stored only while its session holds its name.
+//! Also here, below the chat's use cases (`server::chat`) and knowing nothing of HTTP or
+//! of the config: [`presence::PresenceTracker`] (a person's streams on this node, with the
+//! leave grace), [`limit`] (in-process rate limits) and the SSE frames every delivery is
+//! encoded into once ([`frames`]).
 
 mod changes;
+pub mod clock;
+pub mod frames;
 mod holds;
+mod hub;
+pub mod limit;
+pub mod log;
 pub mod memory;
+pub mod presence;
 pub mod redis;
 
-use super::{
-    config::Config,
-    hub::Hub,
-    log::{Emoji, Entry},
-};
+pub use hub::{Delivery, Subscription};
+
 use crate::awareness::Presence;
 use crate::message::{ChatMessage, DisplayName, MessageId, MessageText, RoomName, RoomSummary};
 use async_trait::async_trait;
+use log::{Emoji, Entry};
 use std::{net::IpAddr, sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
 
 /// A session as the broker sees it: the name it claims and its random id. It holds the
 /// name while the broker's hold for that name (compared by [`DisplayName::canonical`])
@@ -130,7 +148,7 @@ pub enum BrokerError {
 
 pub type BrokerResult<T> = Result<T, BrokerError>;
 
-/// The bounds a broker keeps, from the config.
+/// The bounds a broker keeps (the config gives the numbers: `Config::limits`).
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Messages retained per room; the log keeps up to [`LOG_ENTRIES_PER_MESSAGE`] times
@@ -150,27 +168,38 @@ pub struct Limits {
     pub room_idle: Duration,
     /// Memory broker: bytes of messages kept over all rooms.
     pub memory_bytes: usize,
+    /// Live deliveries buffered per room before a slow subscriber catches up from the
+    /// log (`CHAT_SUBSCRIBER_BUFFER`).
+    pub subscriber_buffer: usize,
+    /// A person's `typing` fans out at most once per room in this long, on all nodes
+    /// together ([`TYPING_THROTTLE_MS`](crate::awareness::TYPING_THROTTLE_MS) unless a
+    /// test says otherwise).
+    pub typing_throttle: Duration,
 }
 
+#[cfg(test)]
 impl Limits {
-    pub fn from_config(config: &Config) -> Self {
+    /// Small bounds, no rate limits: what the unit tests start from.
+    pub fn for_tests() -> Self {
         Self {
-            history: config.history_limit as usize,
-            name_idle: config.name_idle(),
-            post_rate: config.post_rate,
-            post_burst: config.post_burst,
-            // `CHAT_SIGNIN_RATE` is per minute, and a minute's worth may come at once.
-            signin_rate: config.signin_rate / 60.0,
-            signin_burst: config.signin_rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
-            max_rooms: config.max_rooms as usize,
-            room_idle: config.room_idle(),
-            memory_bytes: config.memory_max_mb as usize * 1024 * 1024,
+            history: 10,
+            name_idle: Duration::from_secs(3600),
+            post_rate: 0.0,
+            post_burst: 1,
+            signin_rate: 0.0,
+            signin_burst: 1,
+            max_rooms: 3,
+            room_idle: Duration::from_secs(3600),
+            memory_bytes: 1 << 20,
+            subscriber_buffer: 8,
+            typing_throttle: Duration::from_secs(2),
         }
     }
 }
 
+/// A room's log: its messages and the changes to them.
 #[async_trait]
-pub trait Broker: Send + Sync + 'static {
+pub trait RoomLog: Send + Sync + 'static {
     /// Stores a message, assigning its id, and publishes it to every node: if its author
     /// still holds their name ([`BrokerError::Revoked`] if not) and is within the post
     /// limit ([`BrokerError::RateLimited`]). The check, the limit and the store are one
@@ -197,12 +226,16 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Rooms with recent activity first; `everyone` is always listed.
     async fn rooms(&self) -> BrokerResult<Vec<RoomSummary>>;
+}
 
+/// Names: a name belongs to one session at a time, on every node.
+#[async_trait]
+pub trait Names: Send + Sync + 'static {
     /// Claims `holder.name` for `holder.session_id`, atomically on every node, and
     /// releases `previous` if the session held it and it is another name. Every attempt
     /// counts against `client`'s sign-in limit, on all nodes together
     /// ([`BrokerError::RateLimited`] past it).
-    async fn claim_name(
+    async fn claim(
         &self,
         holder: &Holder,
         previous: Option<&DisplayName>,
@@ -210,11 +243,15 @@ pub trait Broker: Send + Sync + 'static {
     ) -> BrokerResult<Claim>;
 
     /// Ends the session's hold on its name, if it has it.
-    async fn release_name(&self, holder: &Holder) -> BrokerResult<()>;
+    async fn release(&self, holder: &Holder) -> BrokerResult<()>;
 
     /// Whether the session still holds its name; using it extends the hold.
     async fn holds(&self, holder: &Holder) -> BrokerResult<bool>;
+}
 
+/// Presence and typing, shared by every node.
+#[async_trait]
+pub trait Awareness: Send + Sync + 'static {
     /// If `person` still holds their name (which extends the hold), and `register` is
     /// set (their first stream to the room on this node), registers this node's presence
     /// of them in `room`: that sends `join` when they were online on no node, and the room
@@ -237,26 +274,82 @@ pub trait Broker: Send + Sync + 'static {
     async fn presence(&self, room: &RoomName) -> BrokerResult<Presence>;
 
     /// Sends `typing` for `person` in `room`, unless it was sent in the last
-    /// [`TYPING_THROTTLE_MS`](crate::awareness::TYPING_THROTTLE_MS), on any node: if they
+    /// [`Limits::typing_throttle`], on any node: if they
     /// still hold their name ([`BrokerError::Revoked`] if not), which it extends. One step,
     /// as for a post.
     async fn typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()>;
 
     /// Keeps this node's people present: called every few seconds with everyone present
     /// on this node, by room. On Redis it refreshes their expiry (and puts back any that
-    /// Redis lost) and prunes those rooms of the people of dead nodes.
-    async fn refresh_presence(&self, present: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()>;
+    /// Redis lost) and prunes those rooms (and every room watched here) of the people of
+    /// dead nodes.
+    async fn refresh(&self, present: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()>;
+}
 
-    /// Makes sure that this node receives the rooms' live traffic from now on, before a
-    /// stream that was just subscribed to them in the hub reads anything. Only a broker
-    /// that subscribes per room (the cluster's) has anything to do.
-    async fn watch(&self, _rooms: &[RoomName]) {}
+/// This node's live deliveries of every room's log entries and awareness events.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Subscribes to each room's live deliveries, from now on. Once it returns, this node
+    /// receives the rooms' traffic (on a cluster, the rooms' shard channels are
+    /// subscribed): so a caller may read the log after it and miss nothing, and what
+    /// arrives twice (in the log and live) is told apart by its id.
+    async fn subscribe(&self, rooms: &[RoomName]) -> Vec<Subscription>;
 
     /// Whether the broker answers now.
     async fn ready(&self) -> bool;
 
-    /// This node's fan-out.
-    fn hub(&self) -> &Arc<Hub>;
+    /// Ends every subscription, now and from now on (graceful shutdown): each delivers
+    /// what it already holds, then ends.
+    fn close(&self);
+}
+
+/// The four roles, from one implementation.
+#[derive(Clone)]
+pub struct Broker {
+    pub log: Arc<dyn RoomLog>,
+    pub names: Arc<dyn Names>,
+    pub awareness: Arc<dyn Awareness>,
+    pub bus: Arc<dyn Bus>,
+}
+
+impl Broker {
+    fn of<B: RoomLog + Names + Awareness + Bus>(broker: Arc<B>) -> Self {
+        Self {
+            log: Arc::clone(&broker) as _,
+            names: Arc::clone(&broker) as _,
+            awareness: Arc::clone(&broker) as _,
+            bus: broker,
+        }
+    }
+
+    /// One node, everything in this process's memory.
+    pub fn memory(limits: Limits) -> Self {
+        Self::of(Arc::new(memory::MemoryBroker::new(limits)))
+    }
+
+    /// Any number of nodes on the Redis at `url`. Connects lazily: the node starts (and
+    /// answers `/readyz` with 503) even while Redis is down. Must run inside a Tokio
+    /// runtime: the Pub/Sub task starts here, and stops on `shutdown`.
+    pub fn redis(
+        url: &str,
+        prefix: &str,
+        limits: Limits,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        redis::RedisBroker::start(url, prefix, limits, shutdown).map(|b| Self::of(Arc::new(b)))
+    }
+
+    /// Any number of nodes on a Redis Cluster, from its seed nodes' `urls`; as
+    /// [`Broker::redis`] otherwise.
+    pub fn cluster(
+        urls: &[String],
+        prefix: &str,
+        limits: Limits,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        redis::RedisBroker::start_cluster(urls, prefix, limits, shutdown)
+            .map(|b| Self::of(Arc::new(b)))
+    }
 }
 
 /// A room's log holds at most this many entries per message it keeps

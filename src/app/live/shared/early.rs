@@ -3,7 +3,7 @@
 //! A page goes live one round trip after it asks for its stream. Asked for by the feed,
 //! once the app runs, that round trip comes after hydration; asked for before, the two
 //! overlap. On issue 11's slow phone the room goes live about 90 ms sooner, on a first
-//! visit and on a return (BENCHMARKS.md, issue 11's fifth pass).
+//! visit and on a return (`docs/ARCHITECTURE.md`, ledger 12).
 //!
 //! Before hydration the tab does not know yet whether it will lead (the lock is granted
 //! later), nor what its feed will want. So [`open_early`] guesses the second from what

@@ -1,30 +1,23 @@
 use super::*;
-use crate::message::MessageText;
+use crate::{
+    message::MessageText,
+    server::broker::{BrokerError, NewMessage, Published, RoomLog},
+};
 use std::time::Duration;
 
 fn limits() -> Limits {
-    Limits {
-        history: 10,
-        name_idle: Duration::from_secs(3600),
-        post_rate: 0.0,
-        post_burst: 1,
-        signin_rate: 0.0,
-        signin_burst: 1,
-        max_rooms: 3,
-        room_idle: Duration::from_secs(3600),
-        memory_bytes: 1 << 20,
-    }
+    Limits::for_tests()
 }
 
 async fn broker(limits: Limits) -> (MemoryBroker, Holder) {
-    let broker = MemoryBroker::new(limits, Hub::new(8));
+    let broker = MemoryBroker::with_clock(limits, Clock::manual(1_700_000_000_000));
     let ann = Holder {
         name: DisplayName::parse("ann").unwrap(),
         session_id: "s".into(),
     };
     let here = IpAddr::from([127, 0, 0, 1]);
     assert_eq!(
-        broker.claim_name(&ann, None, here).await.unwrap(),
+        broker.claim(&ann, None, here).await.unwrap(),
         Claim::Granted
     );
     (broker, ann)
@@ -90,7 +83,7 @@ async fn an_idle_room_is_forgotten_when_the_next_post_comes() {
     })
     .await;
     post(&broker, &ann, "old", "hi").await;
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    broker.clock.advance(Duration::from_millis(40));
     post(&broker, &ann, "new", "hi").await;
     assert_eq!(room_names(&broker), ["new"]);
 }
@@ -98,7 +91,7 @@ async fn an_idle_room_is_forgotten_when_the_next_post_comes() {
 #[tokio::test]
 async fn a_session_that_does_not_hold_its_name_cannot_post() {
     let (broker, ann) = broker(limits()).await;
-    broker.release_name(&ann).await.unwrap();
+    broker.release(&ann).await.unwrap();
     let result = broker
         .publish(NewMessage {
             room: RoomName::everyone(),

@@ -9,7 +9,7 @@
 //!
 //! **Scripts that would cross slots are split**, in this order, for a post: the
 //! idempotency record is read (a repeat is answered without counting against the
-//! limit); then the name's hold is checked and its limit counted (`ADMIT`); then the
+//! limit); then the name's hold is checked and its limit counted (`lua/admit.lua`); then the
 //! room's script checks the idempotency record again, appends, trims, and publishes with
 //! `SPUBLISH`, all in one step; then `WAIT 1` makes sure a replica has it before the post
 //! is answered `201`, so a failover cannot lose an accepted message; last, the room
@@ -30,19 +30,18 @@
 //! the cluster client already holds to that master), so per room it is.
 
 use super::{
-    COMMAND_TIMEOUT, Conn, RedisBroker, RunScript, append_lua, gcra_lua, interval_us, log,
-    publishing_script, rate_limited, shards::Shards, store::reply_fields, unavailable,
+    COMMAND_TIMEOUT, Conn, RedisBroker, interval_us, rate_limited, shards::Shards,
+    store::reply_fields, unavailable,
 };
 use crate::{
     message::RoomName,
-    server::{
-        broker::{BrokerError, BrokerResult, Claim, Holder, Limits, NewMessage, Published},
-        hub::Hub,
+    server::broker::{
+        BrokerError, BrokerResult, Claim, Holder, Limits, Names, NewMessage, Published,
     },
 };
 use anyhow::{Context, anyhow};
 use redis::{
-    AsyncCommands, Script, Value,
+    AsyncCommands, Value,
     cluster::{ClusterClientBuilder, ClusterConfig},
     cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr},
 };
@@ -52,69 +51,8 @@ use tokio_util::sync::CancellationToken;
 /// How long a post waits for a replica to acknowledge it.
 const REPLICATION_WAIT_MS: u64 = 1_000;
 
-/// `KEYS`: a name's hold, its post limit. `ARGV`: session id, hold TTL (ms), rate
-/// interval (µs, 0 for no limit), burst. `{1, ""}`, or `{-1, ""}` when the session no
-/// longer holds the name, or `{-2, wait µs}` past the limit.
-const ADMIT_SCRIPT: &str = concat!(
-    gcra_lua!(),
-    r#"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-local wait = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
-if wait > 0 then return {-2, string.format('%d', wait)} end
-return {1, ''}
-"#
-);
-
-/// `KEYS`: log, history index, state, [idempotency key]; `ARGV` as the one-Redis publish
-/// script's. `{1, id}` for a new message, `{0, "id\ntext"}` for a repeat.
-const POST_SCRIPT: &str = concat!(
-    log::log_lua!(),
-    append_lua!(),
-    r#"
-if KEYS[4] then
-  local prior = redis.call('GET', KEYS[4])
-  if prior then return {0, prior} end
-end
-return {1, append(KEYS[1], KEYS[2], KEYS[3], KEYS[4])}
-"#
-);
-
-/// `KEYS`: the room index. `ARGV`: the message's time (ms), room, room TTL (ms), index
-/// limit. Returns the rooms trimmed from the index, whose keys the caller deletes.
-const INDEX_SCRIPT: &str = r#"
-local ms = tonumber(ARGV[1])
-redis.call('ZADD', KEYS[1], ms, ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ms - tonumber(ARGV[3])))
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
-if over <= 0 then return {} end
-local trimmed = redis.call('ZRANGE', KEYS[1], 0, over - 1)
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
-return trimmed
-"#;
-
-/// `KEYS`: a sign-in limit. `ARGV`: interval (µs, 0 for no limit), burst. 0, or the wait.
-const SIGNIN_SCRIPT: &str = concat!(
-    gcra_lua!(),
-    "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
-);
-
-/// `KEYS`: a name's hold. `ARGV`: session id, hold TTL (ms). 1 when the session holds
-/// the name now, 0 when another does.
-const CLAIM_SCRIPT: &str = r#"
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-"#;
-
 /// What only a cluster broker has.
 pub(super) struct ClusterParts {
-    admit: Script,
-    post: Script,
-    index: Script,
-    signin: Script,
-    claim: Script,
     pub(super) shards: Arc<Shards>,
 }
 
@@ -124,7 +62,6 @@ impl RedisBroker {
         urls: &[String],
         prefix: &str,
         limits: Limits,
-        hub: Arc<Hub>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
@@ -143,41 +80,30 @@ impl RedisBroker {
                 .set_connection_timeout(COMMAND_TIMEOUT)
                 .set_response_timeout(COMMAND_TIMEOUT),
         );
-        let mut broker = Self::new(Conn::Cluster(connection.clone()), prefix, limits, hub, true);
+        let mut broker = Self::new(Conn::Cluster(connection.clone()), prefix, limits, true);
         let shards = Shards::new(
             connection,
             broker.store(),
-            broker.presence_scripts.read.clone(),
             Arc::clone(&broker.hub),
             Arc::clone(&broker.listener),
         );
         tokio::spawn(Arc::clone(&shards).run(received, shutdown));
-        broker.cluster = Some(ClusterParts {
-            admit: Script::new(ADMIT_SCRIPT),
-            post: publishing_script(POST_SCRIPT, true),
-            index: Script::new(INDEX_SCRIPT),
-            signin: Script::new(SIGNIN_SCRIPT),
-            claim: Script::new(CLAIM_SCRIPT),
-            shards,
-        });
+        broker.cluster = Some(ClusterParts { shards });
         Ok(broker)
-    }
-
-    fn parts(&self) -> &ClusterParts {
-        self.cluster.as_ref().expect("a cluster broker")
     }
 
     /// Checks that the author still holds their name and counts the post limit.
     pub(super) async fn admit(&self, author: &Holder) -> BrokerResult<()> {
         let (outcome, reply): (i64, String) = self
-            .parts()
+            .scripts
             .admit
-            .key(self.keys.name(&author.name))
-            .key(self.keys.rate(&author.name))
-            .arg(&author.session_id)
-            .arg(self.name_idle_ms())
-            .arg(interval_us(self.limits.post_rate))
-            .arg(self.limits.post_burst)
+            .call()
+            .key("hold", self.keys.name(&author.name))
+            .key("rate", self.keys.rate(&author.name))
+            .arg("session", &author.session_id)
+            .arg("hold_ttl", self.name_idle_ms())
+            .arg("rate_interval", interval_us(self.limits.post_rate))
+            .arg("rate_burst", self.limits.post_burst)
             .run(&self.connection, "admitting a post")
             .await?;
         match outcome {
@@ -202,7 +128,7 @@ impl RedisBroker {
                 .context("reading an idempotency record")
                 .map_err(unavailable)?;
             if let Some(prior) = prior {
-                if !self.holds_name(author).await? {
+                if !self.holds(author).await? {
                     return Err(BrokerError::Revoked);
                 }
                 // A retry after a `503` for want of a replica: `201` only once one has it.
@@ -211,15 +137,9 @@ impl RedisBroker {
             }
         }
         self.admit(author).await?;
-        let mut invocation = self.parts().post.key(self.keys.log(room));
-        invocation
-            .key(self.keys.ids(room))
-            .key(self.keys.state(room));
-        if let Some(key) = repeat_key {
-            invocation.key(key);
-        }
-        self.post_args(&mut invocation, &new);
-        let (outcome, reply): (i64, String) = invocation
+        let mut call = self.scripts.cluster_post.call();
+        self.append_args(&mut call, &new);
+        let (outcome, reply): (i64, String) = call
             .run(&self.connection, "running the post script")
             .await?;
         if outcome == 1 {
@@ -286,16 +206,16 @@ impl RedisBroker {
             .and_then(|(ms, _)| ms.parse().ok())
             .with_context(|| format!("a malformed id {id:?}"))?;
         let trimmed: Vec<String> = self
-            .parts()
+            .scripts
             .index
-            .key(self.keys.rooms())
-            .arg(ms)
-            .arg(room.as_str())
-            .arg(self.room_idle_ms())
-            .arg(self.limits.max_rooms)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("updating the room index")?;
+            .call()
+            .key("rooms", self.keys.rooms())
+            .arg("ms", ms)
+            .arg("room", room.as_str())
+            .arg("room_ttl", self.room_idle_ms())
+            .arg("max_rooms", self.limits.max_rooms)
+            .run(&self.connection, "updating the room index")
+            .await?;
         for room in trimmed.iter().filter_map(|r| RoomName::parse(r).ok()) {
             let _: () = self
                 .connection
@@ -320,22 +240,24 @@ impl RedisBroker {
         client: std::net::IpAddr,
     ) -> BrokerResult<Claim> {
         let wait: u64 = self
-            .parts()
+            .scripts
             .signin
-            .key(self.keys.signin(client))
-            .arg(interval_us(self.limits.signin_rate))
-            .arg(self.limits.signin_burst)
+            .call()
+            .key("signin", self.keys.signin(client))
+            .arg("signin_interval", interval_us(self.limits.signin_rate))
+            .arg("signin_burst", self.limits.signin_burst)
             .run(&self.connection, "counting a sign-in")
             .await?;
         if wait > 0 {
             return Err(BrokerError::RateLimited(Duration::from_micros(wait)));
         }
         let granted: i64 = self
-            .parts()
-            .claim
-            .key(self.keys.name(&holder.name))
-            .arg(&holder.session_id)
-            .arg(self.name_idle_ms())
+            .scripts
+            .cluster_claim
+            .call()
+            .key("hold", self.keys.name(&holder.name))
+            .arg("session", &holder.session_id)
+            .arg("hold_ttl", self.name_idle_ms())
             .run(&self.connection, "claiming a name")
             .await?;
         if granted != 1 {
@@ -346,7 +268,7 @@ impl RedisBroker {
                 name: previous.clone(),
                 session_id: holder.session_id.clone(),
             };
-            self.release(&previous).await?;
+            Names::release(self, &previous).await?;
         }
         Ok(Claim::Granted)
     }

@@ -1,5 +1,17 @@
-//! Key names under the prefix (the table is in the [module docs](super)), and deleting
-//! every key under one.
+//! Key names under the prefix `P` (`CHAT_REDIS_PREFIX`), and deleting every key under one.
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P:room:{room}:log`, `:ids`, `:state` | Stream, sorted set, hash | the room's log: its last `CHAT_HISTORY_LIMIT` messages and the changes to them, history's index and the messages' states (see `log.rs`); they expire after `CHAT_ROOM_IDLE_DAYS` without a post |
+//! | `P:room:{room}:live` | Pub/Sub channel | each log entry as it is stored, and join, leave, typing and presence |
+//! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS`; a room trimmed from it loses its log too |
+//! | `P:room:{room}:post:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
+//! | `P:name:{name}`, `P:rate:{name}`, `P:signin:{address}` | strings with TTLs | a name's hold, its post limit, an address's sign-in limit (see `names.rs`) |
+//! | `P:room:{room}:here`, `:people`, `:names`, `:typing:{name}` | sorted sets, hash, string | who is in the room, per node (see `presence.rs`) |
+//!
+//! On a Redis Cluster (`REDIS_CLUSTER_URLS`), a room's name in its keys is a hash tag
+//! (`P:room:{lobby}:log`, braces included) and a name's hold and limit share one
+//! (`P:{name:ann}`, `P:{name:ann}:rate`); what else differs there is in `cluster.rs`.
 
 use crate::message::{DisplayName, RoomName};
 use std::net::IpAddr;

@@ -2,15 +2,15 @@
 
 use super::{
     CLOCK_SKEW_MS, COMMAND_TIMEOUT, LISTENER_PING_EVERY, ListenerState, RECONNECT_MAX,
-    RECONNECT_MIN, Store, log, now_ms, presence,
+    RECONNECT_MIN, Store, now_ms, parse, presence,
 };
 use crate::{
     message::{MessageId, RoomName},
-    server::{hub::Hub, log::Entry},
+    server::broker::{hub::Hub, log::Entry},
 };
 use anyhow::Context;
 use futures::StreamExt;
-use redis::{Client, Script, Value};
+use redis::{Client, Value};
 use std::{
     sync::{Arc, atomic::Ordering},
     time::Duration,
@@ -22,8 +22,6 @@ use tokio_util::sync::CancellationToken;
 pub(super) struct Listener {
     pub(super) client: Client,
     pub(super) store: Store,
-    /// Reads a room's presence, sent again to its listeners after a reconnect.
-    pub(super) presence_read: Script,
     pub(super) hub: Arc<Hub>,
     pub(super) state: Arc<ListenerState>,
 }
@@ -102,14 +100,7 @@ impl Listener {
     /// or tells its subscribers to resync when the stream no longer holds all of it.
     async fn catch_up(&self) -> anyhow::Result<()> {
         let floor = self.state.last_ok_ms.load(Ordering::Acquire);
-        catch_up(
-            &self.store,
-            &self.presence_read,
-            &self.hub,
-            &self.hub.active_rooms(),
-            floor,
-        )
-        .await
+        catch_up(&self.store, &self.hub, &self.hub.active_rooms(), floor).await
     }
 }
 
@@ -121,7 +112,7 @@ pub(super) fn deliver(hub: &Hub, room: RoomName, payload: &[u8]) {
     } else if let Some(person) = presence::parse_person(payload) {
         person.map(|(kind, name)| hub.person(kind, &room, &name))
     } else {
-        log::parse_live(room, payload).map(|entry| {
+        parse::live(room, payload).map(|entry| {
             hub.dispatch(&entry);
         })
     };
@@ -139,7 +130,6 @@ pub(super) fn deliver(hub: &Hub, room: RoomName, payload: &[u8]) {
 /// Then sends each room's presence as it stands.
 pub(super) async fn catch_up(
     store: &Store,
-    presence_read: &Script,
     hub: &Hub,
     rooms: &[(RoomName, Option<MessageId>)],
     floor_ms: u64,
@@ -170,7 +160,7 @@ pub(super) async fn catch_up(
     // was down is lost, so each room's listeners get its presence as it stands now.
     // After the messages, and best effort: the nodes' refreshes repair it too.
     for (room, _) in rooms {
-        match store.presence(presence_read, room).await {
+        match store.presence(room).await {
             Ok(presence) => hub.presence(&presence),
             Err(error) => {
                 tracing::warn!(%room, error = format!("{error:#}"), "cannot resend presence");

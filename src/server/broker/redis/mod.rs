@@ -16,20 +16,25 @@
 //! (`P:room:{lobby}:log`, braces included) and a name's hold and limit share one
 //! (`P:{name:ann}`, `P:{name:ann}:rate`); what else differs there is in [`cluster`].
 //!
-//! A post is one Lua script: check that the session still holds its name (and extend
-//! the hold), return the first message of a repeated `client_id`, apply the name's rate
-//! limit, then `XADD` + `ZADD` (history's index) + `PUBLISH`. So a revoked cookie can never post, N nodes
-//! share one limit per name, and a message is never stored without being published or
-//! published out of id order, all in one round trip. Each node holds one multiplexed
-//! command connection and one Pub/Sub connection with a pattern subscription to every
-//! room's channel; nothing opens a connection per request or per SSE client.
+//! One struct, [`RedisBroker`], plays the four roles of [`super::Broker`]: the room log
+//! (`log.rs`, `post.rs`), names (`names.rs`), presence and typing (`presence.rs`), and
+//! the bus (here: the node's hub, fed by the Pub/Sub task in `listener.rs`, or on a
+//! cluster by `shards.rs`). Every step that must be atomic is one Lua script (`lua/`,
+//! loaded by `scripts.rs`, their keys and arguments named as `lua.rs` says): a post
+//! (`post.rs`) checks the hold, applies the post limit, appends and publishes in one
+//! round trip. Each node holds one multiplexed command connection and one Pub/Sub
+//! connection with a pattern subscription to every room's channel; nothing opens a
+//! connection per request or per SSE client.
 
 mod cluster;
 mod conn;
 mod keys;
 mod listener;
 mod log;
+mod lua;
 mod names;
+mod parse;
+mod post;
 mod presence;
 mod scripts;
 mod shards;
@@ -40,29 +45,18 @@ pub use keys::delete_prefix;
 
 pub use presence::PRESENCE_TTL;
 
-use super::{
-    After, Broker, BrokerError, BrokerResult, Change, Changed, Claim, Holder,
-    LOG_ENTRIES_PER_MESSAGE, Limits, NewMessage, Published, ROOM_LIST_LIMIT, with_default_room,
-};
-use crate::{
-    awareness::Presence,
-    message::{ChatMessage, DisplayName, MessageId, RoomName, RoomSummary, rfc3339_millis},
-    server::hub::Hub,
-};
-use anyhow::{Context, anyhow};
+use super::{BrokerError, BrokerResult, Bus, Limits, Subscription, hub::Hub, with_default_room};
+use crate::message::RoomName;
+use anyhow::Context;
 use async_trait::async_trait;
 use conn::Conn;
 use keys::Keys;
 use redis::{
-    AsyncCommands, Client, Script,
+    Client,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use scripts::{
-    CLAIM_SCRIPT, PUBLISH_SCRIPT, RunScript, TOUCH_SCRIPT, append_lua, gcra_lua, interval_us,
-    publishing_script, rate_limited,
-};
+use scripts::{Scripts, interval_us, rate_limited};
 use std::{
-    net::IpAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -72,8 +66,6 @@ use std::{
 use store::Store;
 use tokio_util::sync::CancellationToken;
 
-/// How long a `client_id` is remembered.
-const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
 /// Every command gives up after this long, so that a POST answers 503 promptly when
 /// Redis is gone.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -91,15 +83,12 @@ pub struct RedisBroker {
     keys: Keys,
     hub: Arc<Hub>,
     limits: Limits,
-    publish: Script,
-    claim: Script,
-    touch: Script,
-    presence_scripts: presence::PresenceScripts,
-    log_scripts: log::LogScripts,
+    /// Every script, loaded once (with `SPUBLISH` on a cluster).
+    scripts: Arc<Scripts>,
     /// This process's random id: its presence entries carry it.
     node_id: String,
     listener: Arc<ListenerState>,
-    /// On a cluster: its own scripts and its sharded subscriptions.
+    /// On a cluster: its sharded subscriptions.
     cluster: Option<cluster::ClusterParts>,
 }
 
@@ -119,7 +108,6 @@ impl RedisBroker {
         url: &str,
         prefix: &str,
         limits: Limits,
-        hub: Arc<Hub>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let client = Client::open(url).context("parsing REDIS_URL")?;
@@ -130,11 +118,10 @@ impl RedisBroker {
             .set_max_delay(RECONNECT_MAX);
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .context("creating the Redis connection manager")?;
-        let broker = Self::new(Conn::Single(connection), prefix, limits, hub, false);
+        let broker = Self::new(Conn::Single(connection), prefix, limits, false);
         let task = listener::Listener {
             client,
             store: broker.store(),
-            presence_read: broker.presence_scripts.read.clone(),
             hub: Arc::clone(&broker.hub),
             state: Arc::clone(&broker.listener),
         };
@@ -142,24 +129,20 @@ impl RedisBroker {
         Ok(broker)
     }
 
-    fn new(connection: Conn, prefix: &str, limits: Limits, hub: Arc<Hub>, sharded: bool) -> Self {
+    fn new(connection: Conn, prefix: &str, limits: Limits, sharded: bool) -> Self {
         Self {
             connection,
             keys: Keys {
                 prefix: prefix.to_owned(),
                 tagged: sharded,
             },
-            hub,
+            hub: Hub::new(limits.subscriber_buffer),
             limits: Limits {
                 history: limits.history.max(1),
                 max_rooms: limits.max_rooms.max(1),
                 ..limits
             },
-            publish: Script::new(PUBLISH_SCRIPT),
-            claim: Script::new(CLAIM_SCRIPT),
-            touch: Script::new(TOUCH_SCRIPT),
-            presence_scripts: presence::PresenceScripts::new(sharded),
-            log_scripts: log::LogScripts::new(sharded),
+            scripts: Arc::new(Scripts::new(sharded)),
             node_id: format!("{:016x}", rand::random::<u64>()),
             listener: Arc::new(ListenerState {
                 healthy: AtomicBool::new(false),
@@ -181,171 +164,22 @@ impl RedisBroker {
         Store {
             connection: self.connection.clone(),
             keys: self.keys.clone(),
+            scripts: Arc::clone(&self.scripts),
         }
-    }
-
-    /// The publish scripts' `ARGV` (see [`PUBLISH_SCRIPT`]).
-    fn post_args(&self, invocation: &mut redis::ScriptInvocation<'_>, new: &NewMessage) {
-        invocation
-            .arg(self.limits.history)
-            .arg(new.author.name.as_str())
-            .arg(new.text.as_str())
-            .arg(self.keys.live(&new.room))
-            .arg(new.room.as_str())
-            .arg(IDEMPOTENCY_TTL_SECS)
-            .arg(self.limits.max_rooms)
-            .arg(&new.author.session_id)
-            .arg(self.name_idle_ms())
-            .arg(interval_us(self.limits.post_rate))
-            .arg(self.limits.post_burst)
-            .arg(self.room_idle_ms())
-            .arg(format!("{}:room:", self.keys.prefix))
-            .arg(self.limits.history * LOG_ENTRIES_PER_MESSAGE);
-    }
-
-    /// A publish script's answer as the post's outcome.
-    fn published(&self, outcome: i64, reply: String, new: NewMessage) -> BrokerResult<Published> {
-        let (id, text) = match outcome {
-            1 => (reply.as_str(), new.text.into_string()),
-            0 => {
-                let (id, text) = reply.split_once('\n').ok_or_else(|| {
-                    unavailable(anyhow!("malformed idempotency record {reply:?}"))
-                })?;
-                (id, text.to_owned())
-            }
-            -1 => return Err(BrokerError::Revoked),
-            -2 => return Err(rate_limited(&reply)),
-            other => return Err(unavailable(anyhow!("the publish script answered {other}"))),
-        };
-        let id: MessageId = id
-            .parse()
-            .map_err(|_| unavailable(anyhow!("Redis returned a malformed id {id:?}")))?;
-        let message = ChatMessage::new(id, new.room, new.author.name, text);
-        Ok(if outcome == 1 {
-            Published::New(message)
-        } else {
-            Published::Repeat(message)
-        })
     }
 }
 
 #[async_trait]
-impl Broker for RedisBroker {
-    async fn publish(&self, new: NewMessage) -> BrokerResult<Published> {
-        if self.cluster.is_some() {
-            return self.publish_on_cluster(new).await;
-        }
-        let room = &new.room;
-        let author = &new.author;
-        let mut invocation = self.publish.key(self.keys.log(room));
-        invocation
-            .key(self.keys.rooms())
-            .key(self.keys.name(&author.name))
-            .key(self.keys.rate(&author.name))
-            .key(self.keys.ids(room))
-            .key(self.keys.state(room));
-        if let Some(client_id) = &new.client_id {
-            invocation.key(self.keys.post(room, &author.session_id, client_id));
-        }
-        self.post_args(&mut invocation, &new);
-        let (outcome, reply): (i64, String) = invocation
-            .run(&self.connection, "running the publish script")
-            .await?;
-        self.published(outcome, reply, new)
-    }
-
-    async fn history(
-        &self,
-        room: &RoomName,
-        before: Option<MessageId>,
-        limit: usize,
-    ) -> BrokerResult<Vec<ChatMessage>> {
-        self.read_history(room, before, limit).await
-    }
-
-    async fn change(&self, change: Change) -> BrokerResult<Changed> {
-        self.apply_change(change).await
-    }
-
-    async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After> {
-        let entries = self
-            .store()
-            .range_from(room, after, Some(limit.saturating_add(1)))
-            .await
-            .map_err(unavailable)?;
-        if entries.first().is_some_and(|first| first.id() == after) {
-            return Ok(After::Entries(entries[1..].to_vec()));
-        }
-        let oldest = self.store().oldest(room).await.map_err(unavailable)?;
-        Ok(After::Resync { oldest })
-    }
-
-    async fn rooms(&self) -> BrokerResult<Vec<RoomSummary>> {
-        let pairs: Vec<(String, f64)> = self
-            .connection
-            .clone()
-            .zrevrange_withscores(self.keys.rooms(), 0, ROOM_LIST_LIMIT as isize - 1)
-            .await
-            .context("reading the room index")
-            .map_err(unavailable)?;
-        let rooms = pairs
-            .into_iter()
-            .filter_map(|(name, ms)| {
-                Some(RoomSummary {
-                    name: RoomName::parse(&name).ok()?,
-                    last_message_at: Some(rfc3339_millis(ms as u64)),
-                })
-            })
-            .collect();
-        Ok(with_default_room(rooms))
-    }
-
-    async fn claim_name(
-        &self,
-        holder: &Holder,
-        previous: Option<&DisplayName>,
-        client: IpAddr,
-    ) -> BrokerResult<Claim> {
-        self.claim(holder, previous, client).await
-    }
-
-    async fn release_name(&self, holder: &Holder) -> BrokerResult<()> {
-        self.release(holder).await
-    }
-
-    async fn holds(&self, holder: &Holder) -> BrokerResult<bool> {
-        self.holds_name(holder).await
-    }
-
-    async fn enter(
-        &self,
-        room: &RoomName,
-        person: &Holder,
-        register: bool,
-    ) -> BrokerResult<Option<Presence>> {
-        self.enter_and_read(room, person, register).await
-    }
-
-    async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
-        self.leave_one(room, person).await
-    }
-
-    async fn presence(&self, room: &RoomName) -> BrokerResult<Presence> {
-        self.read_presence(room).await
-    }
-
-    async fn typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()> {
-        self.send_typing(room, person).await
-    }
-
-    async fn refresh_presence(&self, present: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()> {
-        self.refresh_all(present).await
-    }
-
-    async fn watch(&self, rooms: &[RoomName]) {
+impl Bus for RedisBroker {
+    /// Subscribed in the hub first, then (on a cluster) to the rooms' shard channels: so
+    /// whatever is published once this returns reaches the subscriptions. On one Redis
+    /// the node's pattern subscription already covers every room.
+    async fn subscribe(&self, rooms: &[RoomName]) -> Vec<Subscription> {
+        let subscriptions = rooms.iter().map(|room| self.hub.subscribe(room)).collect();
         if let Some(cluster) = &self.cluster {
             cluster.shards.watch(rooms).await;
         }
+        subscriptions
     }
 
     async fn ready(&self) -> bool {
@@ -358,8 +192,8 @@ impl Broker for RedisBroker {
         ping.is_ok()
     }
 
-    fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+    fn close(&self) {
+        self.hub.close();
     }
 }
 

@@ -1,50 +1,25 @@
 //! A name's hold: claimed by a session, extended as it posts, released when it signs out.
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (canonical form) |
+//! | `P:rate:{name}` | string, short TTL | the name's post limit: the GCRA "theoretical arrival time", in µs (`lua/gcra.lua`) |
+//! | `P:signin:{address}` | string, short TTL | the client address's sign-in limit, likewise |
+//!
+//! On a cluster, a name's hold and limit share one hash tag (`P:{name:ann}`,
+//! `P:{name:ann}:rate`), in another slot than any room's keys.
 
-use super::{BrokerResult, Claim, Holder, RedisBroker, RunScript, interval_us, rate_limited};
-use crate::message::DisplayName;
+use super::{RedisBroker, interval_us, lua::Call, rate_limited};
+use crate::{
+    message::DisplayName,
+    server::broker::{BrokerResult, Claim, Holder, Names},
+};
+use async_trait::async_trait;
 use std::net::IpAddr;
 
-impl RedisBroker {
-    /// Whether the session holds its name (extending the hold if so).
-    pub(super) async fn holds_name(&self, holder: &Holder) -> BrokerResult<bool> {
-        let held: i64 = self
-            .touch
-            .key(self.keys.name(&holder.name))
-            .arg(&holder.session_id)
-            .arg(self.name_idle_ms())
-            .run(&self.connection, "checking a name's hold")
-            .await?;
-        Ok(held == 1)
-    }
-
-    /// Has a script check (and extend) the session's hold on its name: as its next key on
-    /// one Redis; on a cluster, where the hold is in another slot, by checking it now.
-    /// `false` when the cluster answered that the session no longer holds it.
-    pub(super) async fn hold_in_script(
-        &self,
-        invocation: &mut redis::ScriptInvocation<'_>,
-        holder: &Holder,
-    ) -> BrokerResult<bool> {
-        if self.cluster.is_some() {
-            return self.holds_name(holder).await;
-        }
-        invocation.key(self.keys.name(&holder.name));
-        Ok(true)
-    }
-
-    /// Ends the session's hold on its name, if it has it.
-    pub(super) async fn release(&self, holder: &Holder) -> BrokerResult<()> {
-        let _: i64 = self
-            .touch
-            .key(self.keys.name(&holder.name))
-            .arg(&holder.session_id)
-            .run(&self.connection, "releasing a name")
-            .await?;
-        Ok(())
-    }
-
-    /// Claims the name for the session, giving up `previous` if it held it.
-    pub(super) async fn claim(
+#[async_trait]
+impl Names for RedisBroker {
+    async fn claim(
         &self,
         holder: &Holder,
         previous: Option<&DisplayName>,
@@ -53,22 +28,63 @@ impl RedisBroker {
         if self.cluster.is_some() {
             return self.claim_on_cluster(holder, previous, client).await;
         }
-        let mut invocation = self.claim.key(self.keys.name(&holder.name));
-        invocation.key(self.keys.signin(client));
+        let mut call = self.scripts.claim.call();
+        call.key("hold", self.keys.name(&holder.name))
+            .key("signin", self.keys.signin(client))
+            .arg("session", &holder.session_id)
+            .arg("hold_ttl", self.name_idle_ms())
+            .arg("signin_interval", interval_us(self.limits.signin_rate))
+            .arg("signin_burst", self.limits.signin_burst);
         if let Some(previous) = previous {
-            invocation.key(self.keys.name(previous));
+            call.key("previous", self.keys.name(previous));
         }
-        let (outcome, wait): (i64, String) = invocation
-            .arg(&holder.session_id)
-            .arg(self.name_idle_ms())
-            .arg(interval_us(self.limits.signin_rate))
-            .arg(self.limits.signin_burst)
-            .run(&self.connection, "claiming a name")
-            .await?;
+        let (outcome, wait): (i64, String) = call.run(&self.connection, "claiming a name").await?;
         match outcome {
             1 => Ok(Claim::Granted),
             0 => Ok(Claim::Taken),
             _ => Err(rate_limited(&wait)),
         }
+    }
+
+    async fn release(&self, holder: &Holder) -> BrokerResult<()> {
+        let _: i64 = self
+            .scripts
+            .touch
+            .call()
+            .key("hold", self.keys.name(&holder.name))
+            .arg("session", &holder.session_id)
+            .run(&self.connection, "releasing a name")
+            .await?;
+        Ok(())
+    }
+
+    async fn holds(&self, holder: &Holder) -> BrokerResult<bool> {
+        let held: i64 = self
+            .scripts
+            .touch
+            .call()
+            .key("hold", self.keys.name(&holder.name))
+            .arg("session", &holder.session_id)
+            .arg("hold_ttl", self.name_idle_ms())
+            .run(&self.connection, "checking a name's hold")
+            .await?;
+        Ok(held == 1)
+    }
+}
+
+impl RedisBroker {
+    /// Has a script check (and extend) the session's hold on its name: as its `hold` key
+    /// on one Redis; on a cluster, where the hold is in another slot, by checking it now.
+    /// `false` when the cluster answered that the session no longer holds it.
+    pub(super) async fn hold_in_script(
+        &self,
+        call: &mut Call<'_>,
+        holder: &Holder,
+    ) -> BrokerResult<bool> {
+        if self.cluster.is_some() {
+            return self.holds(holder).await;
+        }
+        call.key("hold", self.keys.name(&holder.name));
+        Ok(true)
     }
 }

@@ -9,7 +9,7 @@
 //! | `P:room:{room}:typing:{canonical}` | string, 2 s | the person's last `typing` |
 //!
 //! A node's entries live [`PRESENCE_TTL`] past its last refresh (every
-//! [`REFRESH_EVERY`](crate::server::presence::REFRESH_EVERY)). Entering, refreshing and
+//! [`REFRESH_EVERY`](crate::server::broker::presence::REFRESH_EVERY)). Entering, refreshing and
 //! reading presence prune expired entries, and the script that removes a person's last
 //! entry sends their `leave`: so when a node dies, a node still watching the room sends
 //! the leave it could not, within `PRESENCE_TTL` plus one refresh. The three keys of a
@@ -20,16 +20,14 @@
 //! the room across the 100-person limit, either way, sends the room's presence instead,
 //! `p\ncount\nname...`: so a list that stopped getting joins and leaves is made right.
 
-use super::{Keys, RedisBroker, RunScript, Store, publishing_script, unavailable};
+use super::{Keys, RedisBroker, Store, lua::Call};
 use crate::{
-    awareness::{
-        JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence, TYPING_THROTTLE_MS,
-    },
+    awareness::{JOIN_LEAVE_LIMIT, ONLINE_LIST_LIMIT, PersonEventKind, Presence},
     message::{DisplayName, RoomName},
-    server::broker::Holder,
-    server::broker::{BrokerError, BrokerResult},
+    server::broker::{Awareness, BrokerError, BrokerResult, Holder},
 };
 use anyhow::Context;
+use async_trait::async_trait;
 use std::time::Duration;
 
 /// How long a node's entry outlives its last refresh.
@@ -40,142 +38,6 @@ const ROOM_KEYS_TTL: Duration = Duration::from_secs(120);
 const ENTER_BATCH: usize = 500;
 /// Expired entries pruned per script call.
 const PRUNE_BATCH: usize = 1000;
-
-/// Functions shared by the presence scripts. `KEYS`: here, people, names.
-macro_rules! presence_lua {
-    () => {
-        r#"
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function drop_entry(member)
-  if redis.call('ZREM', KEYS[1], member) == 0 then return nil end
-  local canonical, display = string.match(member, '^[^\n]*\n([^\n]*)\n(.*)$')
-  if not canonical then return nil end
-  if redis.call('HINCRBY', KEYS[2], canonical, -1) > 0 then return nil end
-  redis.call('HDEL', KEYS[2], canonical)
-  redis.call('ZREMRANGEBYLEX', KEYS[3], '[' .. canonical .. '\n', '(' .. canonical .. '\11')
-  return display
-end
-local function announce(kind, names, limit, channel)
-  if #names == 0 then return end
-  local after = redis.call('ZCARD', KEYS[3])
-  local before = after - #names
-  if kind == 'l' then before = after + #names end
-  if before <= limit and after <= limit then
-    for _, name in ipairs(names) do redis.call('PUBLISH', channel, kind .. '\n' .. name) end
-  elseif (before <= limit) ~= (after <= limit) then
-    local parts = {'p', tostring(after)}
-    for _, entry in ipairs(redis.call('ZRANGE', KEYS[3], 0, limit - 1)) do
-      parts[#parts + 1] = string.match(entry, '^[^\n]*\n(.*)$')
-    end
-    redis.call('PUBLISH', channel, table.concat(parts, '\n'))
-  end
-end
-local function prune(now, limit, channel, batch)
-  local left = {}
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, batch)) do
-    local display = drop_entry(member)
-    if display then left[#left + 1] = display end
-  end
-  announce('l', left, limit, channel)
-end
-"#
-    };
-}
-
-/// `KEYS`: here, people, names, [a name's hold]. `ARGV`: node, entry TTL (ms), join/leave
-/// limit, channel, keys TTL (ms), prune batch, list limit (0: do not read), session id and
-/// hold TTL (ms) (both empty without a hold key), then pairs of canonical name and name.
-/// With a hold key, first checks that the session still holds the name (and extends the
-/// hold), else returns `{-1, 0, {}}` having changed nothing. Adds (or refreshes) this
-/// node's entry for each person, sends `join` for those online on no node before, prunes
-/// expired entries (sending their `leave`), and extends the keys. Returns
-/// `{joined, count, {canonical \n name, ...}}`, the presence as it stands after (count 0
-/// and no names when the list limit is 0).
-const ENTER_SCRIPT: &str = concat!(
-    presence_lua!(),
-    r#"
-if KEYS[4] then
-  if redis.call('GET', KEYS[4]) ~= ARGV[8] then return {-1, 0, {}} end
-  redis.call('PEXPIRE', KEYS[4], ARGV[9])
-end
-local now = now_ms()
-local limit = tonumber(ARGV[3])
-local joined = {}
-for i = 10, #ARGV, 2 do
-  local member = ARGV[1] .. '\n' .. ARGV[i] .. '\n' .. ARGV[i + 1]
-  if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), member) == 1
-    and redis.call('HINCRBY', KEYS[2], ARGV[i], 1) == 1 then
-    redis.call('ZADD', KEYS[3], 0, ARGV[i] .. '\n' .. ARGV[i + 1])
-    joined[#joined + 1] = ARGV[i + 1]
-  end
-end
-announce('j', joined, limit, ARGV[4])
-prune(now, limit, ARGV[4], tonumber(ARGV[6]))
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
-local list = tonumber(ARGV[7])
-if list == 0 then return {#joined, 0, {}} end
-return {#joined, redis.call('ZCARD', KEYS[3]), redis.call('ZRANGE', KEYS[3], 0, list - 1)}
-"#
-);
-
-/// `ARGV`: node, canonical name, name, join/leave limit, channel. Removes this node's
-/// entry for the person, and sends `leave` if it was their last.
-const LEAVE_SCRIPT: &str = concat!(
-    presence_lua!(),
-    r#"
-local display = drop_entry(ARGV[1] .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-if display then announce('l', {display}, tonumber(ARGV[4]), ARGV[5]) return 1 end
-return 0
-"#
-);
-
-/// `ARGV`: join/leave limit, channel, list limit, prune batch. Prunes, then returns
-/// `{count, {canonical \n name, ...}}`.
-const PRESENCE_SCRIPT: &str = concat!(
-    presence_lua!(),
-    r#"
-prune(now_ms(), tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[4]))
-return {redis.call('ZCARD', KEYS[3]), redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[3]) - 1)}
-"#
-);
-
-/// `KEYS`: the person's typing key, [their name's hold]. `ARGV`: throttle (ms), channel,
-/// name, session id, hold TTL (ms). Returns -1 when the session no longer holds the name;
-/// else extends the hold and sends `typing` unless the typing key is still there. On a
-/// cluster the hold is in another slot, so it is checked before, by itself.
-const TYPING_SCRIPT: &str = r#"
-if KEYS[2] then
-  if redis.call('GET', KEYS[2]) ~= ARGV[4] then return -1 end
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
-end
-if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
-  redis.call('PUBLISH', ARGV[2], 't\n' .. ARGV[3])
-  return 1
-end
-return 0
-"#;
-
-/// The scripts, loaded once per broker.
-pub struct PresenceScripts {
-    enter: redis::Script,
-    leave: redis::Script,
-    pub read: redis::Script,
-    typing: redis::Script,
-}
-
-impl PresenceScripts {
-    pub fn new(sharded: bool) -> Self {
-        Self {
-            enter: publishing_script(ENTER_SCRIPT, sharded),
-            leave: publishing_script(LEAVE_SCRIPT, sharded),
-            read: publishing_script(PRESENCE_SCRIPT, sharded),
-            typing: publishing_script(TYPING_SCRIPT, sharded),
-        }
-    }
-}
 
 impl Keys {
     pub(super) fn here(&self, room: &RoomName) -> String {
@@ -194,15 +56,11 @@ impl Keys {
         self.room_key(room, &format!("typing:{}", person.canonical()))
     }
 
-    /// `script` with a room's three presence keys, in the order the scripts read them.
-    fn presence<'a>(
-        &self,
-        script: &'a redis::Script,
-        room: &RoomName,
-    ) -> redis::ScriptInvocation<'a> {
-        let mut invocation = script.key(self.here(room));
-        invocation.key(self.people(room)).key(self.names(room));
-        invocation
+    /// A room's three presence keys, as every presence script reads them.
+    fn presence(&self, call: &mut Call<'_>, room: &RoomName) {
+        call.key("here", self.here(room))
+            .key("people", self.people(room))
+            .key("names", self.names(room));
     }
 }
 
@@ -247,22 +105,17 @@ pub fn parse_person(payload: &[u8]) -> Option<anyhow::Result<(PersonEventKind, D
 }
 
 impl Store {
-    /// Who is in `room`, pruning expired entries first (`script`: [`PRESENCE_SCRIPT`]).
-    pub(super) async fn presence(
-        &self,
-        script: &redis::Script,
-        room: &RoomName,
-    ) -> anyhow::Result<Presence> {
-        let (count, entries): (usize, Vec<String>) = self
-            .keys
-            .presence(script, room)
-            .arg(JOIN_LEAVE_LIMIT)
-            .arg(self.keys.live(room))
-            .arg(ONLINE_LIST_LIMIT)
-            .arg(PRUNE_BATCH)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .context("reading presence")?;
+    /// Who is in `room`, pruning expired entries first (`lua/read_presence.lua`).
+    pub(super) async fn presence(&self, room: &RoomName) -> BrokerResult<Presence> {
+        let mut call = self.scripts.read_presence.call();
+        self.keys.presence(&mut call, room);
+        let (count, entries): (usize, Vec<String>) = call
+            .arg("limit", JOIN_LEAVE_LIMIT)
+            .arg("channel", self.keys.live(room))
+            .arg("list", ONLINE_LIST_LIMIT)
+            .arg("prune_batch", PRUNE_BATCH)
+            .run(&self.connection, "reading presence")
+            .await?;
         Ok(presence_of(room, count, &entries))
     }
 }
@@ -279,25 +132,11 @@ fn presence_of(room: &RoomName, count: usize, entries: &[String]) -> Presence {
     }
 }
 
-impl RedisBroker {
-    /// Adds or refreshes this node's entries for `people` in `room` (none: only prunes).
-    async fn enter_many(&self, room: &RoomName, people: &[DisplayName]) -> BrokerResult<()> {
-        if people.is_empty() {
-            return self.enter_batch(room, people).await;
-        }
-        for batch in people.chunks(ENTER_BATCH) {
-            self.enter_batch(room, batch).await?;
-        }
-        Ok(())
-    }
-
-    async fn enter_batch(&self, room: &RoomName, people: &[DisplayName]) -> BrokerResult<()> {
-        self.run_enter(room, people, None, 0).await.map(|_| ())
-    }
-
+#[async_trait]
+impl Awareness for RedisBroker {
     /// Checks the person's hold and, if `register`, enters them; then reads the room's
     /// presence: one script.
-    pub(super) async fn enter_and_read(
+    async fn enter(
         &self,
         room: &RoomName,
         person: &Holder,
@@ -312,78 +151,36 @@ impl RedisBroker {
             .await
     }
 
-    async fn run_enter(
-        &self,
-        room: &RoomName,
-        people: &[DisplayName],
-        holder: Option<&Holder>,
-        list: usize,
-    ) -> BrokerResult<Option<Presence>> {
-        let mut invocation = self.keys.presence(&self.presence_scripts.enter, room);
-        if let Some(holder) = holder
-            && !self.hold_in_script(&mut invocation, holder).await?
-        {
-            return Ok(None);
-        }
-        invocation
-            .arg(&self.node_id)
-            .arg(PRESENCE_TTL.as_millis() as u64)
-            .arg(JOIN_LEAVE_LIMIT)
-            .arg(self.keys.live(room))
-            .arg(ROOM_KEYS_TTL.as_millis() as u64)
-            .arg(PRUNE_BATCH)
-            .arg(list);
-        match holder {
-            Some(holder) => invocation.arg(&holder.session_id).arg(self.name_idle_ms()),
-            None => invocation.arg("").arg(""),
-        };
-        for person in people {
-            invocation.arg(person.canonical()).arg(person.as_str());
-        }
-        let (joined, count, entries): (i64, usize, Vec<String>) = invocation
-            .run(&self.connection, "entering presence")
-            .await?;
-        Ok((joined >= 0).then(|| presence_of(room, count, &entries)))
-    }
-
-    pub(super) async fn leave_one(
-        &self,
-        room: &RoomName,
-        person: &DisplayName,
-    ) -> BrokerResult<()> {
-        let mut invocation = self.keys.presence(&self.presence_scripts.leave, room);
-        let _: i64 = invocation
-            .arg(&self.node_id)
-            .arg(person.canonical())
-            .arg(person.as_str())
-            .arg(JOIN_LEAVE_LIMIT)
-            .arg(self.keys.live(room))
+    async fn leave(&self, room: &RoomName, person: &DisplayName) -> BrokerResult<()> {
+        let mut call = self.scripts.leave.call();
+        self.keys.presence(&mut call, room);
+        let _: i64 = call
+            .arg("node", &self.node_id)
+            .arg("canonical", person.canonical())
+            .arg("name", person.as_str())
+            .arg("limit", JOIN_LEAVE_LIMIT)
+            .arg("channel", self.keys.live(room))
             .run(&self.connection, "leaving presence")
             .await?;
         Ok(())
     }
 
-    pub(super) async fn read_presence(&self, room: &RoomName) -> BrokerResult<Presence> {
-        self.store()
-            .presence(&self.presence_scripts.read, room)
-            .await
-            .map_err(unavailable)
+    async fn presence(&self, room: &RoomName) -> BrokerResult<Presence> {
+        self.store().presence(room).await
     }
 
-    pub(super) async fn send_typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()> {
-        let mut invocation = self
-            .presence_scripts
-            .typing
-            .key(self.keys.typing(room, &person.name));
-        if !self.hold_in_script(&mut invocation, person).await? {
+    async fn typing(&self, room: &RoomName, person: &Holder) -> BrokerResult<()> {
+        let mut call = self.scripts.typing.call();
+        call.key("typing", self.keys.typing(room, &person.name));
+        if !self.hold_in_script(&mut call, person).await? {
             return Err(BrokerError::Revoked);
         }
-        let outcome: i64 = invocation
-            .arg(TYPING_THROTTLE_MS)
-            .arg(self.keys.live(room))
-            .arg(person.name.as_str())
-            .arg(&person.session_id)
-            .arg(self.name_idle_ms())
+        let outcome: i64 = call
+            .arg("throttle", self.limits.typing_throttle.as_millis() as u64)
+            .arg("channel", self.keys.live(room))
+            .arg("name", person.name.as_str())
+            .arg("session", &person.session_id)
+            .arg("hold_ttl", self.name_idle_ms())
             .run(&self.connection, "sending typing")
             .await?;
         if outcome < 0 {
@@ -394,10 +191,7 @@ impl RedisBroker {
 
     /// Refreshes this node's people and prunes every room watched here, a few rooms at
     /// a time on the one multiplexed connection.
-    pub(super) async fn refresh_all(
-        &self,
-        present: &[(RoomName, Vec<DisplayName>)],
-    ) -> BrokerResult<()> {
+    async fn refresh(&self, present: &[(RoomName, Vec<DisplayName>)]) -> BrokerResult<()> {
         let mut rooms: Vec<(&RoomName, &[DisplayName])> = present
             .iter()
             .map(|(room, people)| (room, people.as_slice()))
@@ -424,6 +218,54 @@ impl RedisBroker {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl RedisBroker {
+    /// Adds or refreshes this node's entries for `people` in `room` (none: only prunes).
+    async fn enter_many(&self, room: &RoomName, people: &[DisplayName]) -> BrokerResult<()> {
+        if people.is_empty() {
+            return self.run_enter(room, people, None, 0).await.map(|_| ());
+        }
+        for batch in people.chunks(ENTER_BATCH) {
+            self.run_enter(room, batch, None, 0).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_enter(
+        &self,
+        room: &RoomName,
+        people: &[DisplayName],
+        holder: Option<&Holder>,
+        list: usize,
+    ) -> BrokerResult<Option<Presence>> {
+        let mut call = self.scripts.enter.call();
+        self.keys.presence(&mut call, room);
+        if let Some(holder) = holder
+            && !self.hold_in_script(&mut call, holder).await?
+        {
+            return Ok(None);
+        }
+        call.arg("node", &self.node_id)
+            .arg("entry_ttl", PRESENCE_TTL.as_millis() as u64)
+            .arg("limit", JOIN_LEAVE_LIMIT)
+            .arg("channel", self.keys.live(room))
+            .arg("keys_ttl", ROOM_KEYS_TTL.as_millis() as u64)
+            .arg("prune_batch", PRUNE_BATCH)
+            .arg("list", list);
+        match holder {
+            Some(holder) => call
+                .arg("session", &holder.session_id)
+                .arg("hold_ttl", self.name_idle_ms()),
+            None => call.arg("session", "").arg("hold_ttl", ""),
+        };
+        for person in people {
+            call.rest(person.canonical()).rest(person.as_str());
+        }
+        let (joined, count, entries): (i64, usize, Vec<String>) =
+            call.run(&self.connection, "entering presence").await?;
+        Ok((joined >= 0).then(|| presence_of(room, count, &entries)))
     }
 }
 

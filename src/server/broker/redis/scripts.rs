@@ -1,139 +1,197 @@
-//! The Lua shared by the broker's scripts, the scripts of posting and of holding a name,
-//! and how a script is built and run.
+//! The broker's scripts: each one's Lua (in `lua/`, after the shared functions it uses)
+//! and the names of its keys and arguments ([`lua`](super::lua) says how they are used).
+//! What each script does is said at the top of its `.lua` file.
 
-use super::{BrokerError, BrokerResult, Conn, log, unavailable};
-use anyhow::Context;
-use redis::{FromRedisValue, Script};
+use super::{
+    BrokerError,
+    lua::{Script, Spec},
+};
 use std::time::Duration;
 
-/// A GCRA rate limit in Lua, shared by the scripts below: `gcra(key, interval µs, burst)`
-/// takes one cell and returns 0, or returns how many µs until one is free. The key holds
-/// the "theoretical arrival time" and expires when the limit has fully recovered. Time
-/// is Redis's own (`TIME`), so every node shares one clock.
-macro_rules! gcra_lua {
-    () => {
-        r#"
-local function gcra(key, interval, burst)
-  if interval <= 0 then return 0 end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if tat < now then tat = now end
-  local next_tat = tat + interval
-  local wait = next_tat - burst * interval - now
-  if wait > 0 then return wait end
-  redis.call('SET', key, string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000))
-  return 0
-end
-"#
+macro_rules! lua {
+    ($($file:literal),+) => {
+        concat!($(include_str!(concat!("lua/", $file))),+)
     };
 }
-pub(crate) use gcra_lua;
 
-/// Appends a message to a room's log (`append(log, index, state, [idempotency key],
-/// ARGV)`, `ARGV` as the publish script's), extends the room's keys, publishes it and
-/// remembers its idempotency key; returns its id. Shared by the one-Redis and the cluster
-/// post scripts.
-macro_rules! append_lua {
-    () => {
-        r#"
-local function append(log, ids, state, post)
-  local id = redis.call('XADD', log, '*', 's', ARGV[2], 't', ARGV[3])
-  redis.call('ZADD', ids, 0, pad(id))
-  trim(log, ids, state, tonumber(ARGV[1]), tonumber(ARGV[14]))
-  for _, key in ipairs({log, ids, state}) do redis.call('PEXPIRE', key, ARGV[12]) end
-  redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-  if post then redis.call('SET', post, id .. '\n' .. ARGV[3], 'EX', ARGV[6]) end
-  return id
-end
-"#
-    };
+/// The arguments every post's script reads (`append.lua`).
+const APPEND_ARGS: [&str; 7] = [
+    "sender",
+    "text",
+    "history",
+    "log_limit",
+    "room_ttl",
+    "channel",
+    "post_ttl",
+];
+
+static PUBLISH: Spec = Spec {
+    lua: lua!("gcra.lua", "log.lua", "append.lua", "publish.lua"),
+    keys: &["log", "ids", "state", "rooms", "hold", "rate", "post?"],
+    args: &[
+        APPEND_ARGS[0],
+        APPEND_ARGS[1],
+        APPEND_ARGS[2],
+        APPEND_ARGS[3],
+        APPEND_ARGS[4],
+        APPEND_ARGS[5],
+        APPEND_ARGS[6],
+        "session",
+        "hold_ttl",
+        "rate_interval",
+        "rate_burst",
+        "room",
+        "max_rooms",
+        "room_prefix",
+    ],
+};
+
+static CLUSTER_POST: Spec = Spec {
+    lua: lua!("log.lua", "append.lua", "cluster_post.lua"),
+    keys: &["log", "ids", "state", "post?"],
+    args: &APPEND_ARGS,
+};
+
+static ADMIT: Spec = Spec {
+    lua: lua!("gcra.lua", "admit.lua"),
+    keys: &["hold", "rate"],
+    args: &["session", "hold_ttl", "rate_interval", "rate_burst"],
+};
+
+static INDEX: Spec = Spec {
+    lua: lua!("index.lua"),
+    keys: &["rooms"],
+    args: &["ms", "room", "room_ttl", "max_rooms"],
+};
+
+static CHANGE: Spec = Spec {
+    lua: lua!("gcra.lua", "log.lua", "change.lua"),
+    keys: &["log", "ids", "state", "hold?", "rate?"],
+    args: &[
+        "id",
+        "expected",
+        "new_state",
+        "channel",
+        "history",
+        "log_limit",
+        "session",
+        "hold_ttl",
+        "rate_interval",
+        "rate_burst",
+    ],
+};
+
+static HISTORY: Spec = Spec {
+    lua: lua!("log.lua", "history.lua"),
+    keys: &["ids", "state", "log"],
+    args: &["bound", "count"],
+};
+
+static CLAIM: Spec = Spec {
+    lua: lua!("gcra.lua", "claim.lua"),
+    keys: &["hold", "signin", "previous?"],
+    args: &["session", "hold_ttl", "signin_interval", "signin_burst"],
+};
+
+static CLUSTER_CLAIM: Spec = Spec {
+    lua: lua!("cluster_claim.lua"),
+    keys: &["hold"],
+    args: &["session", "hold_ttl"],
+};
+
+static SIGNIN: Spec = Spec {
+    lua: lua!("gcra.lua", "signin.lua"),
+    keys: &["signin"],
+    args: &["signin_interval", "signin_burst"],
+};
+
+static TOUCH: Spec = Spec {
+    lua: lua!("touch.lua"),
+    keys: &["hold"],
+    args: &["session", "hold_ttl?"],
+};
+
+/// A room's three presence keys, in every presence script.
+const PRESENCE_KEYS: [&str; 3] = ["here", "people", "names"];
+
+static ENTER: Spec = Spec {
+    lua: lua!("presence.lua", "enter.lua"),
+    keys: &[
+        PRESENCE_KEYS[0],
+        PRESENCE_KEYS[1],
+        PRESENCE_KEYS[2],
+        "hold?",
+    ],
+    args: &[
+        "node",
+        "entry_ttl",
+        "limit",
+        "channel",
+        "keys_ttl",
+        "prune_batch",
+        "list",
+        "session",
+        "hold_ttl",
+        "..",
+    ],
+};
+
+static LEAVE: Spec = Spec {
+    lua: lua!("presence.lua", "leave.lua"),
+    keys: &PRESENCE_KEYS,
+    args: &["node", "canonical", "name", "limit", "channel"],
+};
+
+static READ_PRESENCE: Spec = Spec {
+    lua: lua!("presence.lua", "read_presence.lua"),
+    keys: &PRESENCE_KEYS,
+    args: &["limit", "channel", "list", "prune_batch"],
+};
+
+static TYPING: Spec = Spec {
+    lua: lua!("typing.lua"),
+    keys: &["typing", "hold?"],
+    args: &["throttle", "channel", "name", "session", "hold_ttl"],
+};
+
+/// Every script, loaded once per broker; `PUBLISH` is `SPUBLISH` in them on a cluster.
+pub(super) struct Scripts {
+    pub publish: Script,
+    pub cluster_post: Script,
+    pub admit: Script,
+    pub index: Script,
+    pub change: Script,
+    pub history: Script,
+    pub claim: Script,
+    pub cluster_claim: Script,
+    pub signin: Script,
+    pub touch: Script,
+    pub enter: Script,
+    pub leave: Script,
+    pub read_presence: Script,
+    pub typing: Script,
 }
-pub(crate) use append_lua;
 
-/// `KEYS`: log, room index, name hold, name rate, history index, state, [idempotency key].
-/// `ARGV`: messages kept, sender, text, channel, room, idempotency TTL, room index
-/// limit, session id, hold TTL (ms), rate interval (µs, 0 for no limit), burst, room TTL
-/// (ms), the prefix of a room's keys (to delete the rooms trimmed from the index), and
-/// the log's length limit.
-///
-/// Returns `{1, id}` for a new message, `{0, "id\ntext"}` for a repeat, `{-1, ""}` when
-/// the session no longer holds its name, and `{-2, wait µs}` past the rate limit.
-pub(super) const PUBLISH_SCRIPT: &str = concat!(
-    gcra_lua!(),
-    log::log_lua!(),
-    append_lua!(),
-    r#"
-if redis.call('GET', KEYS[3]) ~= ARGV[8] then return {-1, ''} end
-redis.call('PEXPIRE', KEYS[3], ARGV[9])
-if KEYS[7] then
-  local prior = redis.call('GET', KEYS[7])
-  if prior then return {0, prior} end
-end
-local wait = gcra(KEYS[4], tonumber(ARGV[10]), tonumber(ARGV[11]))
-if wait > 0 then return {-2, string.format('%d', wait)} end
-local id = append(KEYS[1], KEYS[5], KEYS[6], KEYS[7])
-local ms = tonumber(string.match(id, '^(%d+)'))
-redis.call('ZADD', KEYS[2], ms, ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (ms - tonumber(ARGV[12])))
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
-if over > 0 then
-  for _, room in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
-    local key = ARGV[13] .. room
-    redis.call('DEL', key .. ':log', key .. ':ids', key .. ':state')
-  end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
-end
-return {1, id}
-"#
-);
-
-/// `KEYS`: the name's hold, the client address's sign-in limit, [the hold of the
-/// session's previous name]. `ARGV`: session id, hold TTL (ms), sign-in interval (µs, 0
-/// for no limit), burst. Returns `{1, ""}` when the session holds the name now, `{0, ""}`
-/// when another does, and `{-2, wait µs}` past the address's sign-in limit (every
-/// attempt counts, refused ones too, so that names cannot be probed quickly).
-pub(super) const CLAIM_SCRIPT: &str = concat!(
-    gcra_lua!(),
-    r#"
-local wait = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
-if wait > 0 then return {-2, string.format('%d', wait)} end
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return {0, ''} end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if KEYS[3] and KEYS[3] ~= KEYS[1] and redis.call('GET', KEYS[3]) == ARGV[1] then
-  redis.call('DEL', KEYS[3])
-end
-return {1, ''}
-"#
-);
-
-/// `KEYS`: a name's hold. `ARGV`: session id, hold TTL (ms), or none to release. Returns 1
-/// when the session held the name (and extends or ends the hold), else 0.
-pub(super) const TOUCH_SCRIPT: &str = r#"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
-return 1
-"#;
-
-/// A script that publishes on a room's channel: as it is on one Redis, and with
-/// `SPUBLISH` (sharded Pub/Sub, to the room's own slot) on a cluster.
-///
-/// # Panics
-///
-/// When a sharded script still publishes some other way (`pcall`, double quotes): on a
-/// cluster such a publish reaches no listener, and nothing would say so. The scripts are
-/// built when the broker starts, so every cluster test would fail first.
-pub(super) fn publishing_script(text: &str, sharded: bool) -> Script {
-    if !sharded {
-        return Script::new(text);
+impl Scripts {
+    pub fn new(sharded: bool) -> Self {
+        let load = |spec| Script::new(spec, sharded);
+        Self {
+            publish: load(&PUBLISH),
+            cluster_post: load(&CLUSTER_POST),
+            admit: load(&ADMIT),
+            index: load(&INDEX),
+            change: load(&CHANGE),
+            history: load(&HISTORY),
+            claim: load(&CLAIM),
+            cluster_claim: load(&CLUSTER_CLAIM),
+            signin: load(&SIGNIN),
+            touch: load(&TOUCH),
+            enter: load(&ENTER),
+            leave: load(&LEAVE),
+            read_presence: load(&READ_PRESENCE),
+            typing: load(&TYPING),
+        }
     }
-    let text = text.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'");
-    assert!(
-        !text.contains("'PUBLISH'") && !text.contains("\"PUBLISH\""),
-        "a script publishes other than with redis.call('PUBLISH', ...):\n{text}"
-    );
-    Script::new(&text)
 }
 
 /// A rate in cells per second as the GCRA scripts' interval in µs; 0 for no limit.
@@ -150,46 +208,48 @@ pub(super) fn rate_limited(wait_us: &str) -> BrokerError {
     BrokerError::RateLimited(Duration::from_micros(wait_us.parse().unwrap_or(1_000_000)))
 }
 
-/// A script run on the broker's connection, where a failure counts as the broker being
-/// unavailable ([`unavailable`]), with what it was doing as the error's context.
-pub(super) trait RunScript {
-    async fn run<T: FromRedisValue>(
-        &self,
-        connection: &Conn,
-        doing: &'static str,
-    ) -> BrokerResult<T>;
-}
-
-impl RunScript for redis::ScriptInvocation<'_> {
-    async fn run<T: FromRedisValue>(
-        &self,
-        connection: &Conn,
-        doing: &'static str,
-    ) -> BrokerResult<T> {
-        self.invoke_async(&mut connection.clone())
-            .await
-            .context(doing)
-            .map_err(unavailable)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::publishing_script;
+    use super::*;
 
+    /// Every script's Lua names only the keys and arguments its spec has (`K.x`, `A.x`),
+    /// and reads no position (`KEYS[1]`, `ARGV[2]`) but the arguments past the named ones.
     #[test]
-    #[should_panic(expected = "publishes other than")]
-    fn a_publish_the_cluster_would_not_shard_is_refused() {
-        publishing_script("redis.pcall('PUBLISH', KEYS[1], ARGV[1])", true);
-    }
-
-    #[test]
-    fn a_publish_becomes_a_sharded_publish_on_a_cluster() {
-        let text = "redis.call('PUBLISH', KEYS[1], ARGV[1])";
-        let one_redis = publishing_script(text, false).get_hash().to_owned();
-        let cluster = publishing_script(text, true).get_hash().to_owned();
-        assert_ne!(one_redis, cluster);
-        let expected = redis::Script::new("redis.call('SPUBLISH', KEYS[1], ARGV[1])");
-        assert_eq!(cluster, expected.get_hash());
+    fn every_script_reads_its_keys_and_arguments_by_the_names_of_its_spec() {
+        for spec in [
+            &PUBLISH,
+            &CLUSTER_POST,
+            &ADMIT,
+            &INDEX,
+            &CHANGE,
+            &HISTORY,
+            &CLAIM,
+            &CLUSTER_CLAIM,
+            &SIGNIN,
+            &TOUCH,
+            &ENTER,
+            &LEAVE,
+            &READ_PRESENCE,
+            &TYPING,
+        ] {
+            assert!(!spec.lua.contains("KEYS["), "{}", spec.lua);
+            let positional = spec.lua.matches("ARGV[").count();
+            let rest = spec.args.last() == Some(&"..");
+            assert!(positional == 0 || rest, "{}", spec.lua);
+            for (table, names) in [("K.", spec.keys), ("A.", spec.args)] {
+                let named: Vec<&str> = names.iter().map(|n| n.trim_end_matches('?')).collect();
+                for used in spec.lua.split(table).skip(1) {
+                    let name: String = used
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    assert!(
+                        named.contains(&name.as_str()),
+                        "{table}{name} is not in {names:?}:\n{}",
+                        spec.lua
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! A cluster node's sharded Pub/Sub: one `SSUBSCRIBE` per room with listeners here, on
 //! the connection the cluster client already holds to the room's master; never one per
-//! browser. (Why per room and not per partition: [`cluster`](super::cluster).)
+//! browser. (Why per room and not per partition: the cluster module's doc.)
 //!
 //! - A stream's rooms are subscribed before it reads anything ([`Shards::watch`]), so it
 //!   misses nothing published meanwhile.
@@ -19,8 +19,8 @@
 //! own, which is the only one (with [`Shards::watch`]) to take it.
 
 use super::{COMMAND_TIMEOUT, ListenerState, Store, listener, now_ms};
-use crate::{message::RoomName, server::hub::Hub};
-use redis::{PushInfo, PushKind, Script, Value, cluster_async::ClusterConnection};
+use crate::{message::RoomName, server::broker::hub::Hub};
+use redis::{PushInfo, PushKind, Value, cluster_async::ClusterConnection};
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, atomic::Ordering},
@@ -35,7 +35,6 @@ const TIDY_EVERY: Duration = Duration::from_secs(2);
 pub(in crate::server::broker::redis) struct Shards {
     connection: ClusterConnection,
     store: Store,
-    presence_read: Script,
     hub: Arc<Hub>,
     state: Arc<ListenerState>,
     /// The rooms subscribed on this node, each with whether the server has confirmed the
@@ -47,14 +46,12 @@ impl Shards {
     pub(super) fn new(
         connection: ClusterConnection,
         store: Store,
-        presence_read: Script,
         hub: Arc<Hub>,
         state: Arc<ListenerState>,
     ) -> Arc<Self> {
         Arc::new(Self {
             connection,
             store,
-            presence_read,
             hub,
             state,
             subscribed: Mutex::new(HashMap::new()),
@@ -192,9 +189,7 @@ impl Shards {
     async fn catch_up_from(&self, room: (RoomName, Option<crate::message::MessageId>)) {
         let floor = self.state.last_ok_ms.load(Ordering::Acquire);
         let rooms = [room];
-        if let Err(error) =
-            listener::catch_up(&self.store, &self.presence_read, &self.hub, &rooms, floor).await
-        {
+        if let Err(error) = listener::catch_up(&self.store, &self.hub, &rooms, floor).await {
             // Its listeners stay subscribed; the next resubscription or their own
             // reconnect catches them up.
             let room = &rooms[0].0;

@@ -1,18 +1,20 @@
-//! Reads of a room's stream.
+//! Reads of a room's stream and presence, shared by the broker and its Pub/Sub task.
 
-use super::{Conn, Keys, log};
+use super::{Conn, Keys, Scripts, parse};
 use crate::{
     message::{MessageId, RoomName},
-    server::log::Entry,
+    server::broker::log::Entry,
 };
 use anyhow::{Context, anyhow, bail};
 use redis::{AsyncCommands, Value};
+use std::sync::Arc;
 
-/// Reads of a room's stream, shared by the broker and its Pub/Sub task.
+/// Reads of a room's stream and presence, shared by the broker and its Pub/Sub task.
 #[derive(Clone)]
 pub(super) struct Store {
     pub(super) connection: Conn,
     pub(super) keys: Keys,
+    pub(super) scripts: Arc<Scripts>,
 }
 
 impl Store {
@@ -36,7 +38,7 @@ impl Store {
             .query_async(&mut self.connection.clone())
             .await
             .context("reading a room's stream")?;
-        log::parse_entries(room, reply)
+        parse::entries(room, reply)
     }
 
     /// The oldest retained log entry's id.
@@ -50,7 +52,7 @@ impl Store {
             .query_async(&mut self.connection.clone())
             .await
             .context("reading a room's oldest message")?;
-        Ok(log::parse_entries(room, reply)?.first().map(Entry::id))
+        Ok(parse::entries(room, reply)?.first().map(Entry::id))
     }
 
     /// The newest id trimmed from a room's stream (`max-deleted-entry-id`, Redis 7), or

@@ -1,0 +1,301 @@
+//! The room log in process memory: each room's log (what streams replay) and its
+//! messages as they stand (what history reads), with the bounds of the module's doc.
+
+use super::{IDEMPOTENCY_CAPACITY, MemoryBroker};
+use crate::{
+    message::{ChatMessage, Deleted, MessageId, RoomName, RoomSummary, rfc3339_millis},
+    server::broker::{
+        After, BrokerError, BrokerResult, Change, Changed, LOG_ENTRIES_PER_MESSAGE, Limits,
+        NewMessage, Published, ROOM_LIST_LIMIT, RoomLog,
+        changes::{self, Outcome},
+        holds::Holds,
+        log::Entry,
+        with_default_room,
+    },
+};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+type PostKey = (RoomName, String, String);
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) rooms: HashMap<RoomName, Room>,
+    /// Each room under the id of its newest message: least recently active first.
+    pub(super) activity: BTreeMap<MessageId, RoomName>,
+    /// Bytes of all rooms' messages, as [`size_of_message`] counts them.
+    pub(super) bytes: usize,
+    pub(super) last_id: MessageId,
+    /// (room, session, client_id) → the id of the first message posted with it.
+    pub(super) posts: HashMap<PostKey, MessageId>,
+    pub(super) posts_order: VecDeque<PostKey>,
+    pub(super) holds: Holds,
+}
+
+/// A room: its log (what streams replay) and its retained messages as they stand now
+/// (what history reads). Trimming the log's oldest entry, when it is a message, forgets
+/// that message too.
+#[derive(Default)]
+pub(super) struct Room {
+    pub(super) log: VecDeque<Entry>,
+    pub(super) messages: BTreeMap<MessageId, ChatMessage>,
+    /// The newest message's id: the room's place in [`State::activity`].
+    pub(super) newest_message: Option<MessageId>,
+    pub(super) bytes: usize,
+}
+
+/// What a message costs to keep: its strings plus the struct.
+fn size_of_message(message: &ChatMessage) -> usize {
+    let reactions: usize = message
+        .reactions
+        .iter()
+        .map(|r| r.emoji.len() + r.names.iter().map(|n| n.as_str().len() + 32).sum::<usize>())
+        .sum();
+    message.text.len()
+        + message.sender.as_str().len()
+        + message.sent_at.len()
+        + message.room.as_str().len()
+        + message.edited_at.as_ref().map_or(0, String::len)
+        + reactions
+        + std::mem::size_of::<ChatMessage>()
+}
+
+/// What a log entry costs to keep, with its deque slot.
+fn size_of_entry(entry: &Entry) -> usize {
+    let message = match entry {
+        Entry::Message(message) | Entry::Update { message, .. } => size_of_message(message),
+        Entry::Delete { .. } => 0,
+    };
+    message + std::mem::size_of::<Entry>()
+}
+
+impl State {
+    /// The next id: the current millisecond, or a higher sequence within the last id's
+    /// millisecond if the clock has not moved on (or went back).
+    fn next_id(&mut self, now: u64) -> MessageId {
+        self.last_id = if now > self.last_id.ms {
+            MessageId::new(now, 0)
+        } else {
+            MessageId::new(self.last_id.ms, self.last_id.seq + 1)
+        };
+        self.last_id
+    }
+
+    fn remember_post(&mut self, key: PostKey, id: MessageId) {
+        if self.posts_order.len() >= IDEMPOTENCY_CAPACITY
+            && let Some(oldest) = self.posts_order.pop_front()
+        {
+            self.posts.remove(&oldest);
+        }
+        self.posts_order.push_back(key.clone());
+        self.posts.insert(key, id);
+    }
+
+    /// Appends a new message to its room's log and history, then trims all rooms to the
+    /// room, idle and byte limits (never the room just posted to).
+    fn store(&mut self, message: ChatMessage, limits: &Limits) {
+        let room_name = message.room.clone();
+        let id = message.id;
+        let cost = size_of_message(&message);
+        let room = self.rooms.entry(room_name.clone()).or_default();
+        let previous_newest = room.newest_message.replace(id);
+        room.messages.insert(id, message.clone());
+        room.bytes += cost;
+        self.bytes += cost;
+        self.append(Entry::Message(message), limits);
+        if let Some(previous) = previous_newest {
+            self.activity.remove(&previous);
+        }
+        self.activity.insert(id, room_name);
+        self.evict(id, id, limits);
+    }
+
+    /// Forgets the least recently active rooms while over the room or byte limit, and
+    /// those idle past the limit at `now`; never the room active at `keep` (the one just
+    /// written to, under its newest message's id).
+    fn evict(&mut self, keep: MessageId, now: MessageId, limits: &Limits) {
+        let idle_before = MessageId::new(
+            now.ms.saturating_sub(limits.room_idle.as_millis() as u64),
+            0,
+        );
+        while let Some((&oldest, _)) = self.activity.first_key_value() {
+            let over = self.rooms.len() > limits.max_rooms || self.bytes > limits.memory_bytes;
+            if oldest == keep || !(over || oldest < idle_before) {
+                break;
+            }
+            self.forget_least_active();
+        }
+    }
+
+    /// Appends an entry to its room's log (which exists), then trims the log from its
+    /// oldest entry while the room keeps more messages than the history limit, or the log
+    /// more than [`LOG_ENTRIES_PER_MESSAGE`] entries per message of the limit: a message
+    /// trimmed from the log leaves history too.
+    fn append(&mut self, entry: Entry, limits: &Limits) {
+        let cost = size_of_entry(&entry);
+        let Some(room) = self.rooms.get_mut(entry.room()) else {
+            return;
+        };
+        room.log.push_back(entry);
+        room.bytes += cost;
+        self.bytes += cost;
+        while room.messages.len() > limits.history
+            || room.log.len() > limits.history * LOG_ENTRIES_PER_MESSAGE
+        {
+            let Some(old) = room.log.pop_front() else {
+                break;
+            };
+            let mut freed = size_of_entry(&old);
+            if let Entry::Message(message) = &old
+                && let Some(current) = room.messages.remove(&message.id)
+            {
+                freed += size_of_message(&current);
+            }
+            room.bytes -= freed;
+            self.bytes -= freed;
+        }
+    }
+
+    fn forget_least_active(&mut self) {
+        if let Some((_, name)) = self.activity.pop_first()
+            && let Some(room) = self.rooms.remove(&name)
+        {
+            self.bytes -= room.bytes;
+        }
+    }
+
+    pub(super) fn find(&self, room: &RoomName, id: MessageId) -> Option<&ChatMessage> {
+        self.rooms.get(room)?.messages.get(&id)
+    }
+}
+
+#[async_trait]
+impl RoomLog for MemoryBroker {
+    async fn publish(&self, new: NewMessage) -> BrokerResult<Published> {
+        let mut state = self.lock();
+        let now = self.clock.elapsed();
+        if !state.holds.touch(&new.author, self.limits.name_idle, now) {
+            return Err(BrokerError::Revoked);
+        }
+        let key = new
+            .client_id
+            .map(|client_id| (new.room.clone(), new.author.session_id.clone(), client_id));
+        if let Some(&first) = key.as_ref().and_then(|k| state.posts.get(k)) {
+            // A retry carries the same text: answer with the message as first posted,
+            // whatever became of it since (as the Redis broker does).
+            let text = new.text.into_string();
+            let message = ChatMessage::new(first, new.room, new.author.name, text);
+            return Ok(Published::Repeat(message));
+        }
+        self.post_limit
+            .check(&new.author.name.canonical())
+            .map_err(BrokerError::RateLimited)?;
+        let id = state.next_id(self.clock.now_ms());
+        let message = ChatMessage::new(id, new.room, new.author.name, new.text.into_string());
+        state.store(message.clone(), &self.limits);
+        if let Some(key) = key {
+            state.remember_post(key, id);
+        }
+        self.hub.dispatch(&Entry::Message(message.clone()));
+        Ok(Published::New(message))
+    }
+
+    async fn change(&self, change: Change) -> BrokerResult<Changed> {
+        let mut state = self.lock();
+        let now = self.clock.elapsed();
+        if !state
+            .holds
+            .touch(&change.author, self.limits.name_idle, now)
+        {
+            return Err(BrokerError::Revoked);
+        }
+        let current = state
+            .find(&change.room, change.id)
+            .ok_or(BrokerError::NotFound)?;
+        let outcome = changes::apply(current, &change.kind, &change.author, self.clock.now_ms())?;
+        if outcome == Outcome::Same {
+            return Ok(Changed::Message(current.clone()));
+        }
+        self.post_limit
+            .check(&change.author.name.canonical())
+            .map_err(BrokerError::RateLimited)?;
+        let id = state.next_id(self.clock.now_ms());
+        let room = state.rooms.get_mut(&change.room).expect("found above");
+        let old = room.messages.remove(&change.id).expect("found above");
+        let mut cost = -(size_of_message(&old) as isize);
+        let (entry, answer) = if let Outcome::Updated(message) = outcome {
+            cost += size_of_message(&message) as isize;
+            room.messages.insert(change.id, message.clone());
+            let entry = Entry::Update {
+                id,
+                message: message.clone(),
+            };
+            (entry, Changed::Message(message))
+        } else {
+            let deleted = Deleted {
+                room: change.room.clone(),
+                id: change.id,
+            };
+            (Entry::Delete { id, deleted }, Changed::Deleted)
+        };
+        room.bytes = room.bytes.saturating_add_signed(cost);
+        let keep = room.newest_message.unwrap_or(change.id);
+        state.bytes = state.bytes.saturating_add_signed(cost);
+        state.append(entry.clone(), &self.limits);
+        state.evict(keep, id, &self.limits);
+        self.hub.dispatch(&entry);
+        Ok(answer)
+    }
+
+    async fn history(
+        &self,
+        room: &RoomName,
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> BrokerResult<Vec<ChatMessage>> {
+        let state = self.lock();
+        let Some(messages) = state.rooms.get(room).map(|r| &r.messages) else {
+            return Ok(Vec::new());
+        };
+        let older = match before {
+            Some(before) => messages.range(..before),
+            None => messages.range(..),
+        };
+        let mut page: Vec<ChatMessage> = older.rev().take(limit).map(|(_, m)| m.clone()).collect();
+        page.reverse();
+        Ok(page)
+    }
+
+    async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After> {
+        let state = self.lock();
+        let Some(log) = state.rooms.get(room).map(|r| &r.log) else {
+            return Ok(After::Resync { oldest: None });
+        };
+        match log.binary_search_by(|e| e.id().cmp(&after)) {
+            Ok(index) => Ok(After::Entries(
+                log.range(index + 1..).take(limit).cloned().collect(),
+            )),
+            Err(_) => Ok(After::Resync {
+                oldest: log.front().map(Entry::id),
+            }),
+        }
+    }
+
+    async fn rooms(&self) -> BrokerResult<Vec<RoomSummary>> {
+        let state = self.lock();
+        let rooms = state
+            .activity
+            .values()
+            .rev()
+            .take(ROOM_LIST_LIMIT)
+            .filter_map(|name| {
+                let newest = state.rooms.get(name)?.newest_message?;
+                Some(RoomSummary {
+                    name: name.clone(),
+                    last_message_at: Some(rfc3339_millis(newest.ms)),
+                })
+            })
+            .collect();
+        Ok(with_default_room(rooms))
+    }
+}

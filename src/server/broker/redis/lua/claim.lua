@@ -1,0 +1,15 @@
+-- Claims a name for a session on one Redis: counts the client address's sign-in limit
+-- (every attempt, refused ones too, so that names cannot be probed quickly), then holds
+-- the name unless another session does, and releases the session's previous name.
+--
+-- Returns {1, ''} when the session holds the name now, {0, ''} when another does, and
+-- {-2, wait µs} past the sign-in limit.
+local wait = gcra(K.signin, A.signin_interval, A.signin_burst)
+if wait > 0 then return {-2, string.format('%d', wait)} end
+local holder = redis.call('GET', K.hold)
+if holder and holder ~= A.session then return {0, ''} end
+redis.call('SET', K.hold, A.session, 'PX', A.hold_ttl)
+if K.previous and K.previous ~= K.hold and redis.call('GET', K.previous) == A.session then
+  redis.call('DEL', K.previous)
+end
+return {1, ''}

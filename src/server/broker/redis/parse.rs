@@ -1,0 +1,169 @@
+//! Reading the room log's Redis replies and Pub/Sub payloads into log entries.
+
+use crate::{
+    message::{ChatMessage, Deleted, DisplayName, MessageId, RoomName},
+    server::broker::log::Entry,
+};
+use anyhow::{Context, anyhow, bail};
+use redis::Value;
+
+/// Parses an `XRANGE` reply into log entries.
+pub(super) fn entries(room: &RoomName, reply: Value) -> anyhow::Result<Vec<Entry>> {
+    let Value::Array(entries) = reply else {
+        bail!("unexpected stream reply {reply:?}");
+    };
+    entries
+        .into_iter()
+        .map(|entry| {
+            let (id, fields): (String, Vec<(String, String)>) =
+                redis::from_redis_value(entry).context("reading a stream entry")?;
+            let id: MessageId = id.parse().map_err(|_| anyhow!("bad stream id {id:?}"))?;
+            entry_of(room, id, fields)
+        })
+        .collect()
+}
+
+fn entry_of(
+    room: &RoomName,
+    id: MessageId,
+    fields: Vec<(String, String)>,
+) -> anyhow::Result<Entry> {
+    let mut fields = fields.into_iter();
+    let Some((first, value)) = fields.next() else {
+        bail!("stream entry {id} is empty");
+    };
+    match first.as_str() {
+        "s" => {
+            let sender = DisplayName::parse(&value)
+                .map_err(|_| anyhow!("stream entry {id} has an invalid sender"))?;
+            let (_, text) = fields
+                .find(|(k, _)| k == "t")
+                .with_context(|| format!("stream entry {id} has no text"))?;
+            Ok(Entry::Message(ChatMessage::new(
+                id,
+                room.clone(),
+                sender,
+                text,
+            )))
+        }
+        "u" => Ok(Entry::Update {
+            id,
+            message: serde_json::from_str(&value)
+                .with_context(|| format!("stream entry {id} has a malformed update"))?,
+        }),
+        "d" => Ok(Entry::Delete {
+            id,
+            deleted: Deleted {
+                room: room.clone(),
+                id: value
+                    .parse()
+                    .map_err(|_| anyhow!("stream entry {id} deletes a bad id"))?,
+            },
+        }),
+        other => bail!("stream entry {id} has an unknown field {other:?}"),
+    }
+}
+
+/// Parses the history script's reply: per message, its state or its log entry's fields.
+pub(super) fn history(room: &RoomName, reply: Value) -> anyhow::Result<Vec<ChatMessage>> {
+    let rows: Vec<(String, Value)> =
+        redis::from_redis_value(reply).context("reading the history script's reply")?;
+    rows.into_iter()
+        .map(|(id, data)| {
+            let id: MessageId = id.parse().map_err(|_| anyhow!("bad message id {id:?}"))?;
+            if let Value::Array(_) = data {
+                let fields: Vec<(String, String)> = redis::from_redis_value(data)?;
+                match entry_of(room, id, fields)? {
+                    Entry::Message(message) => Ok(message),
+                    _ => bail!("the index names {id}, which is not a message"),
+                }
+            } else {
+                let state: String = redis::from_redis_value(data)?;
+                serde_json::from_str(&state)
+                    .with_context(|| format!("message {id} has a malformed state"))
+            }
+        })
+        .collect()
+}
+
+/// Parses a Pub/Sub payload of the log: a message `id\nsender\ntext`, an update
+/// `u\nentry id\nJSON`, or a delete `d\nentry id\nmessage id`.
+pub(super) fn live(room: RoomName, payload: &[u8]) -> anyhow::Result<Entry> {
+    let payload = std::str::from_utf8(payload).context("payload is not UTF-8")?;
+    let mut parts = payload.splitn(3, '\n');
+    let (Some(first), Some(second), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        bail!("malformed payload");
+    };
+    let entry_id = |raw: &str| -> anyhow::Result<MessageId> {
+        raw.parse().map_err(|_| anyhow!("bad id {raw:?}"))
+    };
+    match first {
+        "u" => Ok(Entry::Update {
+            id: entry_id(second)?,
+            message: serde_json::from_str(rest).context("a malformed update")?,
+        }),
+        "d" => Ok(Entry::Delete {
+            id: entry_id(second)?,
+            deleted: Deleted {
+                room,
+                id: entry_id(rest)?,
+            },
+        }),
+        id => {
+            let sender =
+                DisplayName::parse(second).map_err(|_| anyhow!("bad sender {second:?}"))?;
+            Ok(Entry::Message(ChatMessage::new(
+                entry_id(id)?,
+                room,
+                sender,
+                rest.to_owned(),
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_payloads_keep_newlines_in_the_text() {
+        let Entry::Message(message) =
+            live(RoomName::everyone(), b"5-1\nann\nline one\nline two").unwrap()
+        else {
+            panic!("a message");
+        };
+        assert_eq!(message.id, MessageId::new(5, 1));
+        assert_eq!(message.text, "line one\nline two");
+        assert!(live(RoomName::everyone(), b"5-1\nann").is_err());
+    }
+
+    #[test]
+    fn change_payloads_are_updates_and_deletes() {
+        let room = RoomName::everyone();
+        let message = ChatMessage::new(
+            MessageId::new(5, 0),
+            room.clone(),
+            DisplayName::parse("ann").unwrap(),
+            "a\nb".into(),
+        );
+        let payload = format!("u\n7-0\n{}", serde_json::to_string(&message).unwrap());
+        assert_eq!(
+            live(room.clone(), payload.as_bytes()).unwrap(),
+            Entry::Update {
+                id: MessageId::new(7, 0),
+                message
+            }
+        );
+        assert_eq!(
+            live(room.clone(), b"d\n8-0\n5-0").unwrap(),
+            Entry::Delete {
+                id: MessageId::new(8, 0),
+                deleted: Deleted {
+                    room,
+                    id: MessageId::new(5, 0)
+                }
+            }
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Limits: sign-ins and open streams per client address, long resumes replayed page by
+//! page, form bodies, and the number of rooms kept.
+
+use crate::helpers::{BrokerKind, PROMPTLY, error_code, spawn_app, spawn_app_with, texts};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+contract!(
+    sign_ins_are_limited_per_client_address,
+    open_streams_are_limited_per_client_address,
+    a_long_resume_is_replayed_page_by_page_in_order_then_live,
+    form_bodies_are_limited_like_api_bodies,
+    past_the_room_limit_the_least_active_room_is_forgotten,
+);
+
+async fn sign_ins_are_limited_per_client_address(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| c.signin_rate = 3.0).await;
+    let sign_in_from = |address: &'static str, name: String| {
+        let client = app.client();
+        let url = app.url("/api/session");
+        async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", address)
+                .json(&json!({ "name": name }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for i in 0..3 {
+        let response = sign_in_from("203.0.113.7", format!("guest {i}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let limited = sign_in_from("203.0.113.7", "guest 3".into()).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=20).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    assert_eq!(error_code(limited).await, "rate_limited");
+    // Another address is not affected; a forged hop left of the proxy's does not help.
+    let other = sign_in_from("198.51.100.1", "guest 4".into()).await;
+    assert_eq!(other.status(), StatusCode::OK);
+    let forged = sign_in_from("198.51.100.2, 203.0.113.7", "guest 5".into()).await;
+    assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn open_streams_are_limited_per_client_address(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| c.max_streams_per_client = 2).await;
+    let open = |address: &'static str| {
+        app.client()
+            .get(app.url("/api/rooms/everyone/events"))
+            .header("x-forwarded-for", address)
+            .send()
+    };
+    let first = open("203.0.113.7").await.unwrap();
+    let second = open("203.0.113.7").await.unwrap();
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let third = open("203.0.113.7").await.unwrap();
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().contains_key("retry-after"));
+    assert_eq!(error_code(third).await, "rate_limited");
+    assert_eq!(open("198.51.100.1").await.unwrap().status(), StatusCode::OK);
+
+    // Closing a stream frees its place.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    loop {
+        let again = open("203.0.113.7").await.unwrap();
+        if again.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed stream's place was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_long_resume_is_replayed_page_by_page_in_order_then_live(kind: BrokerKind) {
+    let app = spawn_app(kind).await;
+    let ann = app.signed_in("ann").await;
+    let first = app.say(&ann, "everyone", "m0").await;
+    let mut sent = Vec::new();
+    for i in 1..=250 {
+        sent.push(app.say(&ann, "everyone", &format!("m{i}")).await.id);
+    }
+
+    let mut events = app.events("everyone", Some(&first.id.to_string())).await;
+    // A post while the replay is under way arrives once, after it.
+    let during = app.say(&ann, "everyone", "during").await;
+    sent.push(during.id);
+    let received: Vec<_> = events
+        .messages(sent.len())
+        .await
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(received, sent);
+    let live = app.say(&ann, "everyone", "live").await;
+    assert_eq!(events.next().await.message(), live);
+    events.assert_quiet(Duration::from_millis(300)).await;
+}
+
+async fn form_bodies_are_limited_like_api_bodies(kind: BrokerKind) {
+    let app = spawn_app(kind).await;
+    let ann = app.signed_in("ann").await;
+    let big = format!("room=everyone&text={}", "x".repeat(17 * 1024));
+    for path in ["/sf/post", "/sf/sign_in"] {
+        let response = ann
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+    assert!(app.history("everyone", "").await.is_empty());
+}
+
+async fn past_the_room_limit_the_least_active_room_is_forgotten(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| c.max_rooms = 2).await;
+    let ann = app.signed_in("ann").await;
+    for room in ["first", "second", "first", "third"] {
+        app.say(&ann, room, &format!("in {room}")).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    let listed: Vec<String> = app
+        .rooms()
+        .await
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    assert_eq!(listed, ["third", "first", "everyone"]);
+    assert!(
+        app.history("second", "").await.is_empty(),
+        "its history is gone"
+    );
+    assert_eq!(
+        texts(&app.history("first", "").await),
+        ["in first", "in first"]
+    );
+
+    if let Some(url) = &app.config.redis_url {
+        let mut redis = ::redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let prefix = &app.config.redis_prefix;
+        let exists: bool = ::redis::cmd("EXISTS")
+            .arg(format!("{prefix}:room:second:log"))
+            .query(&mut redis)
+            .unwrap();
+        assert!(
+            !exists,
+            "the forgotten room's Stream is deleted, not left behind"
+        );
+        let ttl: i64 = ::redis::cmd("PTTL")
+            .arg(format!("{prefix}:room:third:log"))
+            .query(&mut redis)
+            .unwrap();
+        assert!(
+            ttl > 0,
+            "a room's Stream expires when the room goes idle: PTTL {ttl}"
+        );
+    }
+}

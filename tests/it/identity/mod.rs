@@ -1,0 +1,6 @@
+//! The contract of names, cross-site protection and limits: every case runs against the
+//! memory broker, a real Redis and a Redis Cluster (see `contract!`).
+
+mod limits;
+mod names;
+mod security;
