@@ -139,6 +139,7 @@ impl RedisBroker {
         self.admit(author).await?;
         let mut call = self.scripts.cluster_post.call();
         self.append_args(&mut call, &new);
+        self.idempotency_key(&mut call, &new);
         let (outcome, reply): (i64, String) = call
             .run(&self.connection, "running the post script")
             .await?;

@@ -1,14 +1,16 @@
 //! The broker's Lua scripts (in `lua/`), with their keys and arguments named once, here.
 //!
 //! Each script is a [`Spec`]: its Lua, the names of its `KEYS` and of its `ARGV`, in the
-//! order Redis passes them. A script reads them by name (`K.log`, `A.sender`), from a
-//! prologue that [`Script::new`] puts before the Lua; a caller gives them by name
-//! ([`Call::key`], [`Call::arg`]), and [`Call::run`] puts them in the spec's order. So a
-//! key's or an argument's position is written nowhere but in its spec's list: adding one
-//! cannot shift another, and a name that is not in the list fails the first test that
-//! runs the script. A name ending in `?` may be left out, and then so must every one after
-//! it (Lua sees `nil`); an argument list ending in `..` takes more arguments after the
-//! named ones ([`Call::rest`]), which the Lua reads from `ARGV[REST + 1]` on.
+//! order Redis passes them. A script reads them by name (`K_log`, `A_sender`), from a
+//! prologue of locals that [`Script::new`] puts before the Lua (locals, not a table per
+//! call: Redis runs the prologue on every call); a caller gives each by name, in the
+//! spec's order ([`Call::key`], [`Call::arg`]), and a name out of its place panics. So a
+//! key's or an argument's position is written nowhere but in its spec's list, and a call
+//! that disagrees with it fails the first test that runs the script. (Checked as they
+//! come rather than sorted at the end: a post's arguments go straight into the command,
+//! with no copy in between.) A name ending in `?` may be left out, and then so must every
+//! one after it (Lua sees `nil`); an argument list ending in `..` takes more arguments
+//! after the named ones ([`Call::rest`]), which the Lua reads from `ARGV[REST + 1]` on.
 
 use super::{BrokerResult, Conn, unavailable};
 use anyhow::Context;
@@ -69,14 +71,13 @@ impl Script {
         }
     }
 
-    /// A call of the script, its keys and arguments given by name.
+    /// A call of the script, its keys and arguments given by name, in order.
     pub fn call(&self) -> Call<'_> {
-        let named_args = self.spec.args.iter().filter(|a| **a != REST).count();
         Call {
-            script: self,
-            keys: vec![None; self.spec.keys.len()],
-            args: vec![None; named_args],
-            rest: Vec::new(),
+            spec: self.spec,
+            invocation: self.script.prepare_invoke(),
+            keys: 0,
+            args: 0,
         }
     }
 
@@ -86,125 +87,109 @@ impl Script {
     }
 }
 
-/// `local K = {log = KEYS[1], ...}`, `local A = {...}` and `local REST = n`.
+/// `local K_log = KEYS[1]` for each key, `local A_sender = ARGV[1]` for each argument,
+/// and `local REST = n`, the number of named arguments.
 fn prologue(spec: &Spec) -> String {
-    let table = |name: &str, from: &str, names: &[&str]| {
-        let fields: Vec<String> = names
+    let locals = |prefix: &str, from: &str, names: &[&str]| -> String {
+        names
             .iter()
             .filter(|n| **n != REST)
             .enumerate()
-            .map(|(i, n)| format!("{} = {from}[{}]", bare(n), i + 1))
-            .collect();
-        format!("local {name} = {{{}}}\n", fields.join(", "))
+            .map(|(i, n)| format!("local {prefix}_{} = {from}[{}]\n", bare(n), i + 1))
+            .collect()
     };
     let named_args = spec.args.iter().filter(|a| **a != REST).count();
     format!(
         "{}{}local REST = {named_args}\n",
-        table("K", "KEYS", spec.keys),
-        table("A", "ARGV", spec.args)
+        locals("K", "KEYS", spec.keys),
+        locals("A", "ARGV", spec.args)
     )
 }
 
 /// One call of a [`Script`], being filled in.
 pub(super) struct Call<'a> {
-    script: &'a Script,
-    keys: Vec<Option<Vec<Vec<u8>>>>,
-    args: Vec<Option<Vec<Vec<u8>>>>,
-    rest: Vec<Vec<u8>>,
+    spec: &'static Spec,
+    invocation: redis::ScriptInvocation<'a>,
+    /// How many keys and named arguments were given.
+    keys: usize,
+    args: usize,
 }
 
-/// The position of `name` in `names` (without `..`).
+/// Checks that `name` is the next of `names` (the `given`th), and counts it.
 ///
 /// # Panics
 ///
-/// When `name` is not one of them: a caller and its script disagree.
-fn position(names: &[&str], name: &str, what: &str) -> usize {
-    names
+/// When it is not: a caller and its script disagree.
+fn next(names: &[&str], given: &mut usize, name: &str, what: &str) {
+    let expected = names.get(*given).copied().filter(|n| *n != REST);
+    assert!(
+        expected.is_some_and(|n| bare(n) == name),
+        "the script's {what} {given} is {expected:?}, not {name:?}: {names:?}",
+        given = *given + 1,
+    );
+    *given += 1;
+}
+
+/// Checks that every name of `names` past the `given` first may be left out.
+///
+/// # Panics
+///
+/// When one may not.
+fn rest_optional(names: &[&str], given: usize, what: &str) {
+    if let Some(missing) = names[given.min(names.len())..]
         .iter()
-        .filter(|n| **n != REST)
-        .position(|n| bare(n) == name)
-        .unwrap_or_else(|| panic!("the script has no {what} named {name:?}: {names:?}"))
+        .find(|n| **n != REST && !is_optional(n))
+    {
+        panic!("the script's {what} {missing:?} is not given: {names:?}");
+    }
 }
 
 impl Call<'_> {
     pub fn key(&mut self, name: &str, value: impl ToRedisArgs) -> &mut Self {
-        let at = position(self.script.spec.keys, name, "key");
-        self.keys[at] = Some(value.to_redis_args());
+        next(self.spec.keys, &mut self.keys, name, "key");
+        self.invocation.key(value);
         self
     }
 
     pub fn arg(&mut self, name: &str, value: impl ToRedisArgs) -> &mut Self {
-        let at = position(self.script.spec.args, name, "argument");
-        self.args[at] = Some(value.to_redis_args());
+        next(self.spec.args, &mut self.args, name, "argument");
+        self.invocation.arg(value);
         self
     }
 
-    /// An argument after the named ones.
+    /// An argument after the named ones, which must all be given first.
     ///
     /// # Panics
     ///
-    /// When the script's arguments do not end in `..`.
+    /// When the script's arguments do not end in `..`, or a named one is not given yet.
     pub fn rest(&mut self, value: impl ToRedisArgs) -> &mut Self {
+        let named = self.spec.args.len() - 1;
         assert!(
-            self.script.spec.args.last() == Some(&REST),
-            "the script takes no arguments past its named ones"
+            self.spec.args.last() == Some(&REST) && self.args == named,
+            "the script takes no argument past its named ones, or not before they are given"
         );
-        self.rest.extend(value.to_redis_args());
+        self.invocation.arg(value);
         self
     }
 
     /// Runs the call on the broker's connection; a failure counts as the broker being
     /// unavailable, with what it was `doing` as the error's context.
+    ///
+    /// # Panics
+    ///
+    /// When a name without `?` was not given.
     pub async fn run<T: FromRedisValue>(
         &self,
         connection: &Conn,
         doing: &'static str,
     ) -> BrokerResult<T> {
-        self.invocation()
+        rest_optional(self.spec.keys, self.keys, "key");
+        rest_optional(self.spec.args, self.args, "argument");
+        self.invocation
             .invoke_async(&mut connection.clone())
             .await
             .context(doing)
             .map_err(unavailable)
-    }
-
-    /// The call as redis-rs invokes it: keys and arguments in the spec's order.
-    ///
-    /// # Panics
-    ///
-    /// When a name without `?` was not given, or one was given after a `?` one that was
-    /// not (Lua would read it in the wrong place).
-    fn invocation(&self) -> redis::ScriptInvocation<'_> {
-        let mut invocation = self.script.script.prepare_invoke();
-        let spec = self.script.spec;
-        for (values, names, key) in [
-            (&self.keys, spec.keys, true),
-            (&self.args, spec.args, false),
-        ] {
-            let names: Vec<&str> = names.iter().copied().filter(|n| *n != REST).collect();
-            let mut ended = None;
-            for (value, name) in values.iter().zip(&names) {
-                match (value, ended) {
-                    (Some(_), Some(missing)) => {
-                        panic!("{name:?} is given, but {missing:?} before it is not")
-                    }
-                    (Some(value), None) => {
-                        for part in value {
-                            if key {
-                                invocation.key(part.as_slice());
-                            } else {
-                                invocation.arg(part.as_slice());
-                            }
-                        }
-                    }
-                    (None, _) if is_optional(name) => ended = ended.or(Some(*name)),
-                    (None, _) => panic!("the script's {name:?} is not given"),
-                }
-            }
-        }
-        for part in &self.rest {
-            invocation.arg(part.as_slice());
-        }
-        invocation
     }
 }
 
@@ -213,28 +198,34 @@ mod tests {
     use super::*;
 
     static SPEC: Spec = Spec {
-        lua: "redis.call('PUBLISH', K.channel, A.text)\n",
+        lua: "redis.call('PUBLISH', K_channel, A_text)\n",
         keys: &["channel", "extra?"],
         args: &["text", ".."],
     };
 
     #[test]
     fn a_script_reads_its_keys_and_arguments_by_name() {
-        let script = Script::new(&SPEC, false);
         assert_eq!(
             prologue(&SPEC),
-            "local K = {channel = KEYS[1], extra = KEYS[2]}\nlocal A = {text = ARGV[1]}\nlocal REST = 1\n"
+            "local K_channel = KEYS[1]\nlocal K_extra = KEYS[2]\nlocal A_text = ARGV[1]\nlocal REST = 1\n"
         );
+        let script = Script::new(&SPEC, false);
         let mut call = script.call();
-        call.rest("b").arg("text", "a").key("channel", "c");
-        let invocation = call.invocation();
-        let _ = invocation;
+        call.key("channel", "c").arg("text", "a").rest("b");
+        rest_optional(SPEC.keys, call.keys, "key");
+        rest_optional(SPEC.args, call.args, "argument");
     }
 
     #[test]
-    #[should_panic(expected = "no argument named")]
+    #[should_panic(expected = "not \"texts\"")]
     fn a_name_the_script_does_not_have_is_refused() {
         Script::new(&SPEC, false).call().arg("texts", "a");
+    }
+
+    #[test]
+    #[should_panic(expected = "not \"extra\"")]
+    fn a_name_out_of_its_place_is_refused() {
+        Script::new(&SPEC, false).call().key("extra", "e");
     }
 
     #[test]
@@ -243,7 +234,7 @@ mod tests {
         let script = Script::new(&SPEC, false);
         let mut call = script.call();
         call.key("channel", "c");
-        let _ = call.invocation();
+        rest_optional(SPEC.args, call.args, "argument");
     }
 
     #[test]
@@ -263,7 +254,7 @@ mod tests {
         let cluster = Script::new(&SPEC, true).hash().to_owned();
         assert_ne!(one_redis, cluster);
         let expected = redis::Script::new(&format!(
-            "{}redis.call('SPUBLISH', K.channel, A.text)\n",
+            "{}redis.call('SPUBLISH', K_channel, A_text)\n",
             prologue(&SPEC)
         ));
         assert_eq!(cluster, expected.get_hash());

@@ -29,14 +29,15 @@ impl RedisBroker {
             .arg("room", room.as_str())
             .arg("max_rooms", self.limits.max_rooms)
             .arg("room_prefix", format!("{}:room:", self.keys.prefix));
+        self.idempotency_key(&mut call, &new);
         let (outcome, reply): (i64, String) = call
             .run(&self.connection, "running the publish script")
             .await?;
         self.published(outcome, reply, new)
     }
 
-    /// What every post's script reads (`lua/append.lua`): the room's log keys, the
-    /// idempotency key, and the message.
+    /// What every post's script reads first (`lua/append.lua`): the room's log keys and
+    /// the message.
     pub(super) fn append_args(&self, call: &mut Call<'_>, new: &NewMessage) {
         let room = &new.room;
         call.key("log", self.keys.log(room))
@@ -49,11 +50,13 @@ impl RedisBroker {
             .arg("room_ttl", self.room_idle_ms())
             .arg("channel", self.keys.live(room))
             .arg("post_ttl", IDEMPOTENCY_TTL_SECS);
+    }
+
+    /// The post's idempotency key, its script's last, if the post has a `client_id`.
+    pub(super) fn idempotency_key(&self, call: &mut Call<'_>, new: &NewMessage) {
         if let Some(client_id) = &new.client_id {
-            call.key(
-                "post",
-                self.keys.post(room, &new.author.session_id, client_id),
-            );
+            let key = self.keys.post(&new.room, &new.author.session_id, client_id);
+            call.key("post", key);
         }
     }
 

@@ -212,7 +212,7 @@ pub(super) fn rate_limited(wait_us: &str) -> BrokerError {
 mod tests {
     use super::*;
 
-    /// Every script's Lua names only the keys and arguments its spec has (`K.x`, `A.x`),
+    /// Every script's Lua names only the keys and arguments its spec has (`K_x`, `A_x`),
     /// and reads no position (`KEYS[1]`, `ARGV[2]`) but the arguments past the named ones.
     #[test]
     fn every_script_reads_its_keys_and_arguments_by_the_names_of_its_spec() {
@@ -236,7 +236,7 @@ mod tests {
             let positional = spec.lua.matches("ARGV[").count();
             let rest = spec.args.last() == Some(&"..");
             assert!(positional == 0 || rest, "{}", spec.lua);
-            for (table, names) in [("K.", spec.keys), ("A.", spec.args)] {
+            for (table, names) in [("K_", spec.keys), ("A_", spec.args)] {
                 let named: Vec<&str> = names.iter().map(|n| n.trim_end_matches('?')).collect();
                 for used in spec.lua.split(table).skip(1) {
                     let name: String = used

@@ -2,8 +2,8 @@
 -- checks (and extends) the session's hold and counts the post limit, before the post or
 -- the change itself. Returns {1, ''}, {-1, ''} when the session no longer holds the name,
 -- or {-2, wait µs} past the limit.
-if redis.call('GET', K.hold) ~= A.session then return {-1, ''} end
-redis.call('PEXPIRE', K.hold, A.hold_ttl)
-local wait = gcra(K.rate, A.rate_interval, A.rate_burst)
+if redis.call('GET', K_hold) ~= A_session then return {-1, ''} end
+redis.call('PEXPIRE', K_hold, A_hold_ttl)
+local wait = gcra(K_rate, A_rate_interval, A_rate_burst)
 if wait > 0 then return {-2, string.format('%d', wait)} end
 return {1, ''}

@@ -8,28 +8,28 @@
 -- Returns {1, entry id}, {-1, ''} when the session no longer holds its name, {-2, wait
 -- µs} past the post limit, {-3, ''} when the message is gone, and {-4, ''} when its state
 -- is no longer the one read.
-if K.hold then
-  if redis.call('GET', K.hold) ~= A.session then return {-1, ''} end
-  redis.call('PEXPIRE', K.hold, A.hold_ttl)
+if K_hold then
+  if redis.call('GET', K_hold) ~= A_session then return {-1, ''} end
+  redis.call('PEXPIRE', K_hold, A_hold_ttl)
 end
-if not redis.call('ZSCORE', K.ids, pad(A.id)) then return {-3, ''} end
-if (redis.call('HGET', K.state, A.id) or '') ~= A.expected then return {-4, ''} end
-if K.rate then
-  local wait = gcra(K.rate, A.rate_interval, A.rate_burst)
+if not redis.call('ZSCORE', K_ids, pad(A_id)) then return {-3, ''} end
+if (redis.call('HGET', K_state, A_id) or '') ~= A_expected then return {-4, ''} end
+if K_rate then
+  local wait = gcra(K_rate, A_rate_interval, A_rate_burst)
   if wait > 0 then return {-2, string.format('%d', wait)} end
 end
 local id
-if A.new_state == '' then
-  id = redis.call('XADD', K.log, '*', 'd', A.id)
-  redis.call('ZREM', K.ids, pad(A.id))
-  redis.call('HDEL', K.state, A.id)
-  redis.call('PUBLISH', A.channel, 'd\n' .. id .. '\n' .. A.id)
+if A_new_state == '' then
+  id = redis.call('XADD', K_log, '*', 'd', A_id)
+  redis.call('ZREM', K_ids, pad(A_id))
+  redis.call('HDEL', K_state, A_id)
+  redis.call('PUBLISH', A_channel, 'd\n' .. id .. '\n' .. A_id)
 else
-  id = redis.call('XADD', K.log, '*', 'u', A.new_state)
-  redis.call('HSET', K.state, A.id, A.new_state)
-  redis.call('PUBLISH', A.channel, 'u\n' .. id .. '\n' .. A.new_state)
+  id = redis.call('XADD', K_log, '*', 'u', A_new_state)
+  redis.call('HSET', K_state, A_id, A_new_state)
+  redis.call('PUBLISH', A_channel, 'u\n' .. id .. '\n' .. A_new_state)
 end
-trim(K.log, K.ids, K.state, A.history, A.log_limit)
-local ttl = redis.call('PTTL', K.log)
-if ttl > 0 then redis.call('PEXPIRE', K.state, ttl) end
+trim(K_log, K_ids, K_state, A_history, A_log_limit)
+local ttl = redis.call('PTTL', K_log)
+if ttl > 0 then redis.call('PEXPIRE', K_state, ttl) end
 return {1, id}

@@ -4,12 +4,12 @@
 --
 -- Returns {1, ''} when the session holds the name now, {0, ''} when another does, and
 -- {-2, wait µs} past the sign-in limit.
-local wait = gcra(K.signin, A.signin_interval, A.signin_burst)
+local wait = gcra(K_signin, A_signin_interval, A_signin_burst)
 if wait > 0 then return {-2, string.format('%d', wait)} end
-local holder = redis.call('GET', K.hold)
-if holder and holder ~= A.session then return {0, ''} end
-redis.call('SET', K.hold, A.session, 'PX', A.hold_ttl)
-if K.previous and K.previous ~= K.hold and redis.call('GET', K.previous) == A.session then
-  redis.call('DEL', K.previous)
+local holder = redis.call('GET', K_hold)
+if holder and holder ~= A_session then return {0, ''} end
+redis.call('SET', K_hold, A_session, 'PX', A_hold_ttl)
+if K_previous and K_previous ~= K_hold and redis.call('GET', K_previous) == A_session then
+  redis.call('DEL', K_previous)
 end
 return {1, ''}
