@@ -174,7 +174,7 @@ pub async fn post(
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
     let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    let token = Token::from_headers(&headers, &state.cookie.key)
+    let token = Token::from_headers(&headers, &state.cookie)
         .ok_or_else(|| ServerFnError::new("sign in first"))?;
     let published = state
         .chat

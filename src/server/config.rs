@@ -90,9 +90,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     pub public_url: Option<PublicOrigin>,
 
-    /// Peer addresses or CIDR ranges whose `X-Forwarded-For` is believed, comma-separated;
-    /// `none` for none. The default trusts loopback and private networks.
-    #[arg(long, env = "CHAT_TRUSTED_PROXIES", default_value = "loopback,private")]
+    /// Peer addresses or CIDR ranges whose `X-Forwarded-For` is believed, comma-separated
+    /// (`loopback` and `private` name those ranges); `none` for none, the default: a
+    /// peer's header is believed only once it is named as a proxy here.
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", default_value = "none")]
     pub trusted_proxies: TrustedProxies,
 
     /// Rooms whose history is kept; past it, the least recently active room is forgotten.

@@ -10,6 +10,9 @@ use leptos::prelude::LeptosOptions;
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
+/// The shortest `CHAT_SECRET` taken without a warning: 256 bits, as HMAC-SHA256 wants.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Cloned for every request (by axum, and into each page's Leptos context), so it is one
 /// `Arc`: cloning the fields one by one was about 1.5% of a room page's server time.
 #[derive(Clone)]
@@ -72,6 +75,15 @@ impl AppState {
             (None, _) => Broker::memory(limits),
         };
         let chat = Chat::new(broker, config.leave_grace(), metrics, shutdown.clone());
+        if let Some(secret) = &config.secret
+            && secret.len() < MIN_SECRET_BYTES
+        {
+            tracing::warn!(
+                "CHAT_SECRET is {} bytes: anyone who guesses it can sign cookies as anyone; \
+                 use at least {MIN_SECRET_BYTES} random bytes (`openssl rand -hex 32`)",
+                secret.len()
+            );
+        }
         let secret = config.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "CHAT_SECRET is not set: sessions are signed with a random per-process key, \

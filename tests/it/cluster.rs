@@ -243,7 +243,8 @@ async fn a_node_killed_mid_conversation_loses_no_accepted_post() {
 #[tokio::test]
 async fn two_nodes_share_one_sign_in_limit_per_client_address() {
     let redis = RedisServer::start();
-    let (a, b) = two_nodes(&redis, &[("CHAT_SIGNIN_RATE", "3")]).await;
+    let proxy = ("CHAT_TRUSTED_PROXIES", "loopback");
+    let (a, b) = two_nodes(&redis, &[("CHAT_SIGNIN_RATE", "3"), proxy]).await;
     let sign_in_from = |node: &NodeProcess, address: &str, name: &str| {
         helpers::browser()
             .post(node.url("/api/session"))

@@ -161,10 +161,13 @@ impl Chat {
         Ok(self.0.broker.log.change(change).await?)
     }
 
-    /// Signs in as `raw_name` from `client`, for the session that signed in before
-    /// (`session`), if any: it keeps its id, so signing in again with the name it holds
-    /// succeeds, and a new name releases the old one. Answers the session that holds the
-    /// name now, or [`Error::NameTaken`].
+    /// Signs in as `raw_name` from `client` (a sign-in limit counts per `client`), for
+    /// the session of the cookie the browser sent (`session`), if any. A new session id
+    /// every time, unless that very token holds its name now: then it keeps its id, so
+    /// that signing in again with the name it holds succeeds and a new name releases the
+    /// old one. So a cookie planted in a browser before its owner signs in, or a copy of
+    /// one whose name was released, never becomes the session that signs in. Answers the
+    /// session that holds the name now, or [`Error::NameTaken`].
     pub async fn sign_in(
         &self,
         session: Option<&Holder>,
@@ -172,11 +175,15 @@ impl Chat {
         client: IpAddr,
     ) -> Result<Holder> {
         let name = DisplayName::parse(raw_name)?;
+        let current = match session {
+            Some(session) if self.0.broker.names.holds(session).await? => Some(session),
+            _ => None,
+        };
         let holder = Holder {
             name,
-            session_id: session.map_or_else(new_session_id, |s| s.session_id.clone()),
+            session_id: current.map_or_else(new_session_id, |s| s.session_id.clone()),
         };
-        let previous = session.map(|s| &s.name);
+        let previous = current.map(|s| &s.name);
         match self.0.broker.names.claim(&holder, previous, client).await? {
             Claim::Granted => Ok(holder),
             Claim::Taken => Err(Error::NameTaken),

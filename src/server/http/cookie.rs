@@ -11,7 +11,12 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 
+/// The cookie's name over plain HTTP (`docs/API.md`).
 pub const COOKIE_NAME: &str = "chat_session";
+/// Its name when the chat is served over https: the `__Host-` prefix makes browsers keep
+/// it only with `Secure`, `Path=/` and no `Domain`, so that a sibling subdomain (or a
+/// network attacker over plain HTTP) cannot set one the server would take for its own.
+pub const SECURE_COOKIE_NAME: &str = "__Host-chat_session";
 
 /// Derives the 64-byte cookie key from the configured secret, whatever its length.
 pub fn key_from_secret(secret: &str) -> Key {
@@ -39,11 +44,23 @@ pub struct CookieSettings {
     pub secure: bool,
 }
 
+impl CookieSettings {
+    /// [`SECURE_COOKIE_NAME`] when the cookie is `Secure`, else [`COOKIE_NAME`].
+    pub fn name(&self) -> &'static str {
+        if self.secure {
+            SECURE_COOKIE_NAME
+        } else {
+            COOKIE_NAME
+        }
+    }
+}
+
 /// What a session cookie carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
-    /// Random per sign-in (and kept across a change of name); the broker's hold for the
-    /// name carries it, and it scopes idempotency keys.
+    /// Random per sign-in (kept across a change of name only while this very token
+    /// holds its name: `Chat::sign_in`); the broker's hold for the name carries it, and
+    /// it scopes idempotency keys.
     #[serde(rename = "sid")]
     pub id: String,
     pub name: DisplayName,
@@ -98,18 +115,19 @@ impl Token {
     /// ledger 4).
     /// Every cookie of that name is tried (one HMAC each), so that a cookie of the same
     /// name set by a sibling domain cannot shadow the real one.
-    pub fn from_headers(headers: &HeaderMap, key: &Key) -> Option<Self> {
+    pub fn from_headers(headers: &HeaderMap, settings: &CookieSettings) -> Option<Self> {
+        let name = settings.name();
         headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(';'))
             .filter_map(|pair| Cookie::parse_encoded(pair.trim().to_owned()).ok())
-            .filter(|cookie| cookie.name() == COOKIE_NAME)
+            .filter(|cookie| cookie.name() == name)
             .find_map(|cookie| {
                 let mut jar = CookieJar::new();
                 jar.add_original(cookie);
-                Self::decode(jar.signed(key).get(COOKIE_NAME)?.value())
+                Self::decode(jar.signed(&settings.key).get(name)?.value())
             })
     }
 
@@ -122,7 +140,7 @@ impl Token {
 }
 
 fn session_cookie(settings: &CookieSettings, value: String, max_age_secs: i64) -> Cookie<'static> {
-    Cookie::build((COOKIE_NAME, value))
+    Cookie::build((settings.name(), value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
@@ -140,7 +158,7 @@ pub fn cookie_header(settings: &CookieSettings, token: &Token) -> HeaderValue {
         settings.max_age_secs,
     ));
     let cookie = jar
-        .get(COOKIE_NAME)
+        .get(settings.name())
         .expect("the jar holds the cookie just added");
     HeaderValue::from_str(&cookie.encoded().to_string())
         .expect("a percent-encoded cookie is a valid header value")
@@ -205,24 +223,48 @@ mod tests {
         let mut headers = HeaderMap::new();
         let pair = set_cookie.split(';').next().unwrap();
         headers.insert(header::COOKIE, pair.parse().unwrap());
-        assert_eq!(
-            Token::from_headers(&headers, &key_from_secret("one")),
-            Some(token)
-        );
-        assert_eq!(Token::from_headers(&headers, &key_from_secret("two")), None);
+        assert_eq!(Token::from_headers(&headers, &settings("one")), Some(token));
+        assert_eq!(Token::from_headers(&headers, &settings("two")), None);
         // Among other cookies, with a forged one of the same name before or after it.
+        let name = settings("one").name();
         for crowd in [
-            format!("a=1; chat_session=forged; {pair}; b=2"),
-            format!("{pair}; chat_session=forged"),
+            format!("a=1; {name}=forged; {pair}; b=2"),
+            format!("{pair}; {name}=forged"),
         ] {
             let mut crowded = HeaderMap::new();
             crowded.insert(header::COOKIE, crowd.parse().unwrap());
             assert_eq!(
-                Token::from_headers(&crowded, &key_from_secret("one")).map(|t| t.name),
+                Token::from_headers(&crowded, &settings("one")).map(|t| t.name),
                 Some(DisplayName::parse("mason").unwrap()),
                 "{crowd}"
             );
         }
+    }
+
+    #[test]
+    fn over_https_the_cookie_takes_the_host_prefix_and_only_that_name_is_read() {
+        let token = token("mason");
+        let secure = settings("one");
+        let plain = CookieSettings {
+            secure: false,
+            ..settings("one")
+        };
+        let over_https = cookie_header(&secure, &token);
+        assert!(
+            over_https
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-chat_session=")
+        );
+        let over_http = cookie_header(&plain, &token);
+        assert!(over_http.to_str().unwrap().starts_with("chat_session="));
+        // A cookie of the other name is not this server's: over https, one set without
+        // the prefix (by a subdomain, or over plain HTTP) is ignored.
+        let mut headers = HeaderMap::new();
+        let pair = over_http.to_str().unwrap().split(';').next().unwrap();
+        headers.insert(header::COOKIE, pair.parse().unwrap());
+        assert_eq!(Token::from_headers(&headers, &secure), None);
+        assert_eq!(Token::from_headers(&headers, &plain), Some(token));
     }
 
     #[test]

@@ -112,11 +112,43 @@ pub struct ClientAddr(pub IpAddr);
 
 impl ClientAddr {
     pub fn of(parts: &Parts, trusted: &TrustedProxies) -> Self {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
-        Self(client_address(peer, &parts.headers, trusted))
+        Self(client_address(peer_of(parts), &parts.headers, trusted))
+    }
+
+    /// What per-address limits count under: the address itself, or its /64 for IPv6,
+    /// the prefix one subscriber is usually given (so that one network is not 2^64
+    /// clients).
+    pub fn limit_key(self) -> IpAddr {
+        match self.0 {
+            IpAddr::V6(v6) => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
+            v4 => v4,
+        }
+    }
+}
+
+/// The socket's peer, as recorded by [`super::serve`]; loopback for a request that did
+/// not come through it (a test calling the router).
+fn peer_of(parts: &Parts) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
+    canonical(peer)
+}
+
+/// The socket's peer, whatever any header says: what `/metrics` decides on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(peer_of(parts)))
     }
 }
 
@@ -296,6 +328,18 @@ mod tests {
         );
         let none = TrustedProxies::none();
         assert_eq!(client_address(ip("127.0.0.1"), &h, &none), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_as_its_64_and_an_ipv4_one_as_itself() {
+        let key = |raw: &str| ClientAddr(ip(raw)).limit_key();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), ip("2001:db8:1:2::"));
+        assert_eq!(
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            key("2001:db8:1:2::7")
+        );
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), ip("192.0.2.7"));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `/healthz`, `/readyz` and `/metrics`.
 //!
 //! `/metrics` is not for the world. On the main address it answers only what
-//! [`MetricsAccess`] allows: clients on loopback by default, or requests with the bearer
+//! [`MetricsAccess`] allows: by default a client whose socket is on loopback and that
+//! came through no proxy (no forwarding header), or requests with the bearer
 //! token of `CHAT_METRICS_TOKEN`; with `CHAT_METRICS_ADDR` it is served on that address
 //! alone ([`super::serve_metrics`]). Everyone else gets `404 not_found`.
 
-use super::{error::Error, net::ClientAddr};
+use super::{error::Error, net::PeerAddr};
 use crate::server::state::{AppState, MetricsAccess};
 use axum::{
     extract::State,
@@ -29,11 +30,17 @@ pub async fn readyz(State(state): State<AppState>) -> StatusCode {
 /// `/metrics` on the main address, for those [`MetricsAccess`] lets in.
 pub async fn metrics(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
+    PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
 ) -> Response {
     let allowed = match &state.metrics_access {
-        MetricsAccess::Loopback => client.is_loopback(),
+        // The socket's peer, never a header: a forwarded loopback address is a claim,
+        // and a request that came through a proxy on loopback is some client's.
+        MetricsAccess::Loopback => {
+            peer.is_loopback()
+                && !headers.contains_key("x-forwarded-for")
+                && !headers.contains_key(header::FORWARDED)
+        }
         MetricsAccess::Token(token) => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

@@ -41,7 +41,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let cookie = CookieSettings::from_ref(state);
-        Token::from_headers(&parts.headers, &cookie.key)
+        Token::from_headers(&parts.headers, &cookie)
             .map(Claimed)
             .ok_or(Error::Unauthenticated)
     }
@@ -59,7 +59,7 @@ impl Session {
         cookie: &CookieSettings,
         headers: &HeaderMap,
     ) -> Result<Option<Self>> {
-        let Some(token) = Token::from_headers(headers, &cookie.key) else {
+        let Some(token) = Token::from_headers(headers, cookie) else {
             return Ok(None);
         };
         let held = chat.holds(&token.holder()).await?;
@@ -93,8 +93,10 @@ pub async fn sign_in_as(
     client: ClientAddr,
     raw_name: &str,
 ) -> Result<(Token, HeaderValue)> {
-    let previous = Token::from_headers(headers, &cookie.key).map(|token| token.holder());
-    let holder = chat.sign_in(previous.as_ref(), raw_name, client.0).await?;
+    let previous = Token::from_headers(headers, cookie).map(|token| token.holder());
+    let holder = chat
+        .sign_in(previous.as_ref(), raw_name, client.limit_key())
+        .await?;
     let token = Token::issue(holder);
     let set_cookie = cookie_header(cookie, &token);
     Ok((token, set_cookie))
@@ -106,7 +108,7 @@ pub async fn sign_out_of(
     cookie: &CookieSettings,
     headers: &HeaderMap,
 ) -> Result<HeaderValue> {
-    if let Some(token) = Token::from_headers(headers, &cookie.key) {
+    if let Some(token) = Token::from_headers(headers, cookie) {
         chat.sign_out(&token.holder()).await?;
     }
     Ok(removal_header(cookie))

@@ -5,17 +5,29 @@ use crate::helpers::{BrokerKind, PROMPTLY, error_code, spawn_app, spawn_app_with
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
+use tiny_chat::server::config::Config;
 
 contract!(
     sign_ins_are_limited_per_client_address,
+    a_forwarded_address_is_believed_only_from_a_named_proxy,
+    an_ipv6_network_is_one_client,
     open_streams_are_limited_per_client_address,
     a_long_resume_is_replayed_page_by_page_in_order_then_live,
     form_bodies_are_limited_like_api_bodies,
     past_the_room_limit_the_least_active_room_is_forgotten,
 );
 
+/// Behind a proxy on loopback, named as one (`CHAT_TRUSTED_PROXIES`), as the README shows.
+fn behind_a_local_proxy(config: &mut Config) {
+    config.trusted_proxies = "loopback".parse().unwrap();
+}
+
 async fn sign_ins_are_limited_per_client_address(kind: BrokerKind) {
-    let app = spawn_app_with(kind, |c| c.signin_rate = 3.0).await;
+    let app = spawn_app_with(kind, |c| {
+        behind_a_local_proxy(c);
+        c.signin_rate = 3.0;
+    })
+    .await;
     let sign_in_from = |address: &'static str, name: String| {
         let client = app.client();
         let url = app.url("/api/session");
@@ -52,8 +64,93 @@ async fn sign_ins_are_limited_per_client_address(kind: BrokerKind) {
     assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Sign-ins from `address` (as a proxy on loopback would forward it), named `prefix 0..`.
+async fn sign_ins_from(
+    app: &crate::helpers::TestApp,
+    address: &str,
+    names: &[String],
+) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for name in names {
+        let response = app
+            .client()
+            .post(app.url("/api/session"))
+            .header("x-forwarded-for", address)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    statuses
+}
+
+async fn a_forwarded_address_is_believed_only_from_a_named_proxy(kind: BrokerKind) {
+    // By default no peer is a proxy: each "client" below is the test itself, on loopback,
+    // whatever it forwards, so they share one limit.
+    let app = spawn_app_with(kind, |c| c.signin_rate = 3.0).await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let names = [format!("forger {i}")];
+        statuses.extend(sign_ins_from(&app, &format!("203.0.113.{i}"), &names).await);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+async fn an_ipv6_network_is_one_client(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| {
+        behind_a_local_proxy(c);
+        c.signin_rate = 3.0;
+    })
+    .await;
+    let names = |from: usize| {
+        (from..from + 1)
+            .map(|i| format!("v6 guest {i}"))
+            .collect::<Vec<_>>()
+    };
+    let mut statuses = Vec::new();
+    for (i, address) in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2:ffff::9",
+        "2001:db8:1:2::abcd",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        statuses.extend(sign_ins_from(&app, address, &names(i)).await);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "one /64 is one client"
+    );
+    assert_eq!(
+        sign_ins_from(&app, "2001:db8:1:3::1", &names(9)).await,
+        [StatusCode::OK],
+        "the next /64 is another"
+    );
+}
+
 async fn open_streams_are_limited_per_client_address(kind: BrokerKind) {
-    let app = spawn_app_with(kind, |c| c.max_streams_per_client = 2).await;
+    let app = spawn_app_with(kind, |c| {
+        behind_a_local_proxy(c);
+        c.max_streams_per_client = 2;
+    })
+    .await;
     let open = |address: &'static str| {
         app.client()
             .get(app.url("/api/rooms/everyone/events"))

@@ -238,3 +238,51 @@ async fn metrics_on_their_own_address_are_not_served_on_the_main_one() {
             .contains("chat_messages_published_total")
     );
 }
+
+/// A request as a proxy would pass it on from `peer`, straight to the router.
+async fn metrics_status(router: &axum::Router, peer: &str, forwarded: Option<&str>) -> u16 {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::get("/metrics");
+    if let Some(forwarded) = forwarded {
+        request = request.header("x-forwarded-for", forwarded);
+    }
+    let mut request = request.body(axum::body::Body::empty()).unwrap();
+    let peer = std::net::SocketAddr::new(peer.parse().unwrap(), 4711);
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn metrics_decide_on_the_socket_peer_never_a_forwarded_address() {
+    use tiny_chat::server::{self, config::Config, state::AppState};
+    let mut config = Config::defaults();
+    // The worst case: the LAN is trusted to forward, and a LAN client claims loopback.
+    config.trusted_proxies = "loopback,private".parse().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let options = server::leptos_options("127.0.0.1:0".parse().unwrap());
+    let router = server::router(AppState::new(&config, options, stop.clone()).unwrap());
+    assert_eq!(metrics_status(&router, "127.0.0.1", None).await, 200);
+    assert_eq!(
+        metrics_status(&router, "10.0.0.5", Some("127.0.0.1, 10.0.0.5")).await,
+        404
+    );
+    assert_eq!(
+        metrics_status(&router, "10.0.0.5", Some("127.0.0.1")).await,
+        404
+    );
+    assert_eq!(metrics_status(&router, "10.0.0.5", None).await, 404);
+    assert_eq!(
+        metrics_status(&router, "127.0.0.1", Some("203.0.113.7")).await,
+        404,
+        "through a proxy on loopback, some client's"
+    );
+    stop.cancel();
+}

@@ -101,14 +101,16 @@ async fn open(
     state: AppState,
     request: StreamRequest,
     many: bool,
-    ClientAddr(client): ClientAddr,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let slot = state.streams.open(client, request.rooms.len())?;
+    let slot = state
+        .streams
+        .open(client.limit_key(), request.rooms.len())?;
     let rooms: Vec<RoomName> = request.rooms.iter().map(|r| r.room.clone()).collect();
     // A person is a session that holds its name. The signature is checked here; the
     // hold is checked (and extended: listening is use) by the chat as it listens.
-    let person = Token::from_headers(&headers, &state.cookie.key).map(|token| token.holder());
+    let person = Token::from_headers(&headers, &state.cookie).map(|token| token.holder());
     let listening = state.chat.listen(&rooms, &request.here, person).await;
     let feeds: Vec<Feed> = request
         .rooms
