@@ -71,7 +71,9 @@ pub struct InvalidReaction;
 impl Emoji {
     pub fn parse(raw: &str) -> Result<Self, InvalidReaction> {
         const VS16: char = '\u{FE0F}';
-        if raw.is_empty() || raw.len() > 64 {
+        // Every emoji has a character past ASCII; without this, `0`, `#` and `*` would
+        // pass as their keycap emoji through the fallback that appends U+FE0F below.
+        if raw.is_empty() || raw.len() > 64 || raw.is_ascii() {
             return Err(InvalidReaction);
         }
         let found = emojis::get(raw)
@@ -137,7 +139,14 @@ mod tests {
         assert_eq!(Emoji::parse("👍🏽").unwrap().as_str(), "👍🏽");
         assert_eq!(Emoji::parse("❤").unwrap(), Emoji::parse("❤️").unwrap());
         assert_eq!(Emoji::parse("🇫🇷").unwrap().as_str(), "🇫🇷");
-        for bad in ["", "x", "👍👍", "abc", "👍 ", ":+1:", "<b>", "\u{FE0F}"] {
+        assert_eq!(
+            Emoji::parse("0️⃣").unwrap().as_str(),
+            "0️⃣",
+            "a keycap typed whole"
+        );
+        for bad in [
+            "", "x", "👍👍", "abc", "👍 ", ":+1:", "<b>", "\u{FE0F}", "0", "7", "#", "*",
+        ] {
             assert_eq!(Emoji::parse(bad), Err(InvalidReaction), "{bad:?}");
         }
     }

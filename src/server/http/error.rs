@@ -25,6 +25,8 @@ pub enum Error {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("this server does not answer for that host name")]
+    MisdirectedRequest,
     #[error("the request body is larger than 16 KiB")]
     PayloadTooLarge,
     #[error("send the body as application/json")]
@@ -82,6 +84,7 @@ impl Error {
             Error::NameTaken => StatusCode::CONFLICT,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::InvalidName(_) | Error::InvalidMessage(_) | Error::InvalidReaction(_) => {
@@ -102,6 +105,7 @@ impl Error {
             Error::NameTaken => "name_taken",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
+            Error::MisdirectedRequest => "bad_request",
             Error::PayloadTooLarge => "payload_too_large",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::InvalidName(_) => "invalid_name",

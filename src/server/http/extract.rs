@@ -4,7 +4,11 @@ use super::error::Error;
 use crate::message::{MessageId, RoomName};
 use axum::{
     Json,
-    extract::{FromRequest, FromRequestParts, Path, Request, rejection::JsonRejection},
+    extract::{
+        FromRequest, FromRequestParts, Path, Request,
+        path::ErrorKind,
+        rejection::{JsonRejection, PathRejection},
+    },
     http::{StatusCode, request::Parts},
 };
 use serde::de::DeserializeOwned;
@@ -36,6 +40,24 @@ fn json_error(rejection: JsonRejection) -> Error {
     }
 }
 
+/// What a path the router matched but could not decode answers: a segment that is not
+/// UTF-8 is refused as what it should have been (a room, an emoji), not as a missing
+/// resource.
+fn path_error(rejection: PathRejection) -> Error {
+    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
+        return Error::NotFound;
+    };
+    match failed.kind() {
+        ErrorKind::InvalidUtf8InPathParam { key } if key == "room" => {
+            Error::InvalidRoom(crate::message::InvalidRoom)
+        }
+        ErrorKind::InvalidUtf8InPathParam { key } if key == "emoji" => {
+            Error::InvalidReaction(crate::server::broker::log::InvalidReaction.to_string())
+        }
+        _ => Error::NotFound,
+    }
+}
+
 /// The `{room}` path segment, parsed: `400 invalid_room` when it is not a room name.
 pub struct RoomPath(pub RoomName);
 
@@ -45,14 +67,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RoomPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| Error::InvalidRoom(crate::message::InvalidRoom))?;
+            .map_err(|rejection| match path_error(rejection) {
+                Error::NotFound => Error::InvalidRoom(crate::message::InvalidRoom),
+                other => other,
+            })?;
         Ok(Self(RoomName::parse(&raw)?))
     }
 }
 
 /// The `{room}` and `{id}` of a message's path (and its `{emoji}`, unparsed, if the route
 /// has one): `400 invalid_room` for a bad room, `404 not_found` for an id that cannot be
-/// a message's.
+/// a message's, `422 invalid_reaction` for an emoji that is not even text.
 pub struct MessagePath {
     pub room: RoomName,
     pub id: MessageId,
@@ -65,7 +90,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
-            .map_err(|_| Error::NotFound)?;
+            .map_err(path_error)?;
         let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         let room = RoomName::parse(param("room").ok_or(Error::NotFound)?)?;
         let id = param("id")

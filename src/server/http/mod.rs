@@ -82,6 +82,12 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(sse::events))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        // What the API answers is about one person at one moment: no cache keeps it
+        // (the event streams say `no-cache` themselves, which this leaves).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         // The JSON extractor answers `413 payload_too_large` in the API's error shape.
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
 
@@ -129,6 +135,8 @@ pub fn router(state: AppState) -> Router {
     let csrf = security::csrf_layer(state.public_origin.as_ref())
         .expect("CHAT_PUBLIC_URL is validated when the config is parsed");
     let [nosniff, referrer] = security::header_layers();
+    let hosts =
+        axum::middleware::from_fn_with_state(state.public_origin.clone(), security::host_guard);
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(ops::healthz))
@@ -138,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .layer(csrf)
         .layer(nosniff)
         .layer(referrer)
+        .layer(hosts)
         .with_state(state)
 }
 

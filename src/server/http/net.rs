@@ -176,6 +176,16 @@ impl PublicOrigin {
     pub fn is_https(&self) -> bool {
         self.0.starts_with("https://")
     }
+
+    /// The host name, lowercase, without the port (an IPv6 address without brackets).
+    pub fn host(&self) -> &str {
+        let authority = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        let host = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => host,
+            _ => authority,
+        };
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
 }
 
 impl fmt::Display for PublicOrigin {

@@ -7,6 +7,8 @@
 //!   under `/sf/` and the no-JS forms are covered alike.
 //! - [`content_security_policy`]: the page's CSP, with the per-response nonce that
 //!   leptos_axum generates and puts on every inline script it emits.
+//! - [`host_allowed`]: the `Host` names the server answers for, so that a page of
+//!   another site whose name was made to point here (DNS rebinding) is not same-origin.
 
 use super::{error::Error, net::PublicOrigin};
 use axum::{
@@ -30,6 +32,39 @@ pub fn csrf_layer(
             .map_err(|e| anyhow::anyhow!("CHAT_PUBLIC_URL {origin}: {e:?}"))?;
     }
     Ok(layer.with_rejection_response(|_: ProtectionError| Error::CrossOrigin.into_response()))
+}
+
+/// Whether the server answers a request for `host` (the `Host` header, port and all):
+/// `CHAT_PUBLIC_URL`'s host name, `localhost`, or an address (a rebinding page reaches
+/// the server under a name of its own, never an address). Without `CHAT_PUBLIC_URL`,
+/// only `localhost` and addresses: a chat reached by any other name must say which.
+pub fn host_allowed(host: &str, public: Option<&PublicOrigin>) -> bool {
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority.host().to_ascii_lowercase();
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name.parse::<std::net::IpAddr>().is_ok()
+        || public.is_some_and(|origin| origin.host() == name)
+}
+
+/// Answers `421` to a request for a host the server does not answer for (see
+/// [`host_allowed`]), before anything else sees it.
+pub async fn host_guard(
+    axum::extract::State(public): axum::extract::State<Option<PublicOrigin>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if host.is_some_and(|host| host_allowed(host, public.as_ref())) {
+        return next.run(request).await;
+    }
+    Error::MisdirectedRequest.into_response()
 }
 
 /// `X-Content-Type-Options` and `Referrer-Policy`, on every response.
@@ -103,5 +138,25 @@ mod tests {
         assert!(!csp.contains("unsafe-inline"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(csp.split("; ").any(|d| d == "worker-src 'self'"));
+    }
+
+    #[test]
+    fn only_the_public_host_localhost_and_addresses_are_answered() {
+        let public: PublicOrigin = "https://chat.example.com".parse().unwrap();
+        for host in [
+            "chat.example.com",
+            "Chat.Example.com:443",
+            "localhost:3000",
+            "127.0.0.1:3000",
+            "[::1]:3000",
+            "192.0.2.2",
+        ] {
+            assert!(host_allowed(host, Some(&public)), "{host}");
+        }
+        for host in ["evil.example", "chat.example.com.evil.example", "", "a b"] {
+            assert!(!host_allowed(host, Some(&public)), "{host}");
+        }
+        assert!(!host_allowed("chat.example.com", None));
+        assert!(host_allowed("localhost", None));
     }
 }

@@ -49,14 +49,15 @@ pub async fn try_sign_in(base: &str, client: &Client, name: &str) -> Response {
         .unwrap()
 }
 
-/// The `name=value` pair of the session cookie a response sets.
+/// The `name=value` pair of the session cookie a response sets (`__Host-chat_session`
+/// over https).
 pub fn session_cookie(response: &Response) -> String {
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("chat_session="))
+        .find(|v| v.starts_with("chat_session=") || v.starts_with("__Host-chat_session="))
         .and_then(|v| v.split(';').next())
         .expect("a session cookie is set")
         .to_owned()

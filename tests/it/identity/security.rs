@@ -242,7 +242,7 @@ async fn metrics_on_their_own_address_are_not_served_on_the_main_one() {
 /// A request as a proxy would pass it on from `peer`, straight to the router.
 async fn metrics_status(router: &axum::Router, peer: &str, forwarded: Option<&str>) -> u16 {
     use tower::ServiceExt;
-    let mut request = axum::http::Request::get("/metrics");
+    let mut request = axum::http::Request::get("/metrics").header("host", "127.0.0.1");
     if let Some(forwarded) = forwarded {
         request = request.header("x-forwarded-for", forwarded);
     }

@@ -1,0 +1,127 @@
+//! What an attack on the running server found at the edge (issue 23): answers about one
+//! person are never cached, a name other than ours is not answered, paths that are not
+//! UTF-8 and reactions that are not emoji are refused as what they should have been.
+
+use crate::helpers::{BrokerKind, error_code, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+
+contract!(
+    api_answers_are_never_stored_by_a_cache,
+    a_host_name_the_server_does_not_answer_for_gets_421,
+    a_path_that_is_not_utf8_is_refused_as_what_it_should_have_been,
+    a_digit_or_hash_or_star_is_not_a_reaction,
+);
+
+async fn api_answers_are_never_stored_by_a_cache(kind: BrokerKind) {
+    let app = spawn_app(kind).await;
+    let alice = app.signed_in("alice").await;
+    for path in [
+        "/api/session",
+        "/api/rooms",
+        "/api/rooms/everyone/messages",
+        "/api/nope",
+    ] {
+        let response = alice.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers()["cache-control"],
+            "no-store",
+            "{path}: {}",
+            response.status()
+        );
+    }
+    let stream = alice
+        .get(app.url("/api/rooms/everyone/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.headers()["cache-control"],
+        "no-cache",
+        "as docs/API.md says"
+    );
+}
+
+async fn a_host_name_the_server_does_not_answer_for_gets_421(kind: BrokerKind) {
+    let app = spawn_app(kind).await;
+    let as_host = |host: &'static str, path: &'static str| {
+        app.client().get(app.url(path)).header("host", host).send()
+    };
+    // A page of another site whose name was made to point here (DNS rebinding).
+    for path in ["/", "/api/rooms", "/r/everyone"] {
+        let rebound = as_host("evil.example", path).await.unwrap();
+        assert_eq!(rebound.status(), StatusCode::MISDIRECTED_REQUEST, "{path}");
+        assert_eq!(error_code(rebound).await, "bad_request");
+    }
+    for host in ["localhost", "localhost:3000", "127.0.0.1"] {
+        let ours = as_host(host, "/api/rooms").await.unwrap();
+        assert_eq!(ours.status(), StatusCode::OK, "{host}");
+    }
+
+    let public = spawn_app_with(kind, |c| {
+        c.public_url = Some("https://chat.example.com".parse().unwrap());
+    })
+    .await;
+    let named = public
+        .client()
+        .get(public.url("/api/rooms"))
+        .header("host", "chat.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), StatusCode::OK);
+    let other = public
+        .client()
+        .get(public.url("/api/rooms"))
+        .header("host", "chat.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::MISDIRECTED_REQUEST);
+}
+
+async fn a_path_that_is_not_utf8_is_refused_as_what_it_should_have_been(kind: BrokerKind) {
+    let app = spawn_app(kind).await;
+    let alice = app.signed_in("alice").await;
+    let message = app.say(&alice, "everyone", "react to me").await;
+    let id = message.id;
+    let reaction = alice
+        .put(app.url(&format!("/api/rooms/everyone/messages/{id}/reactions/%FF")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reaction.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(reaction).await, "invalid_reaction");
+    for request in [
+        alice.patch(app.url(&format!("/api/rooms/%FF/messages/{id}"))),
+        alice.get(app.url("/api/rooms/%FF/messages")),
+        alice.put(app.url(&format!(
+            "/api/rooms/%FF/messages/{id}/reactions/%F0%9F%91%8D"
+        ))),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(error_code(response).await, "invalid_room");
+    }
+}
+
+async fn a_digit_or_hash_or_star_is_not_a_reaction(kind: BrokerKind) {
+    let app = spawn_app(kind).await;
+    let alice = app.signed_in("alice").await;
+    let id = app.say(&alice, "everyone", "react to me").await.id;
+    for emoji in ["0", "7", "%23", "*"] {
+        let response = alice
+            .put(app.url(&format!(
+                "/api/rooms/everyone/messages/{id}/reactions/{emoji}"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{emoji}"
+        );
+        assert_eq!(error_code(response).await, "invalid_reaction");
+    }
+    assert!(app.history("everyone", "").await[0].reactions.is_empty());
+}
