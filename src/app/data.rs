@@ -200,8 +200,17 @@ mod ssr {
         RoomName::parse(raw).map_err(|e| ServerFnError::new(e.to_string()))
     }
 
-    pub fn error(error: impl std::fmt::Display) -> ServerFnError {
-        ServerFnError::new(error.to_string())
+    /// A use case's refusal, as the API would say it: its public message only (a
+    /// failure of the broker is logged in full, and not shown to the page).
+    pub fn error(error: impl Into<crate::server::http::error::Error>) -> ServerFnError {
+        let error = error.into();
+        if let crate::server::http::error::Error::Broker(broker) = &error {
+            tracing::error!(
+                error = format!("{broker:#}"),
+                "a page could not load its data"
+            );
+        }
+        ServerFnError::new(error.public_message())
     }
 
     /// An API error as a [`FormError`] for the page the form came from.

@@ -21,6 +21,18 @@ pub fn sentence(message: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What the form says for a refusal carried back in the URL, by its code: a fixed text,
+/// never the URL's own (anyone can write a link with any text in it).
+fn said_for(code: &str) -> &'static str {
+    match code {
+        "name_taken" => "That name is taken by someone who is signed in; pick another",
+        "invalid_name" => "A name is 1 to 24 characters: letters, digits, spaces, '_', '-' and '.'",
+        "rate_limited" => "Too many sign-ins from here; try again in a minute",
+        "unavailable" => "The chat cannot be reached just now; try again soon",
+        _ => "That did not work; try again",
+    }
+}
+
 /// The refusal of a no-JS sign-in, when the page was redirected back with one.
 fn refused_without_js() -> Option<FormError> {
     let query = use_query_map();
@@ -29,7 +41,9 @@ fn refused_without_js() -> Option<FormError> {
         return None;
     }
     let error = ServerFnUrlError::<ServerFnError>::decode_err(&query.get("__err")?);
-    Some(FormError::from_server_error(&error, ""))
+    let mut refused = FormError::from_server_error(&error, "");
+    refused.message = said_for(&refused.code).to_owned();
+    Some(refused)
 }
 
 #[component]

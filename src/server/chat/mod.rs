@@ -48,8 +48,9 @@ struct Inner {
 pub struct Listening {
     /// Each room's live deliveries, subscribed before anything was read.
     pub subscriptions: Vec<Subscription>,
-    /// Each room's presence as it stands, or why the broker could not say.
-    pub presences: Vec<Result<Presence>>,
+    /// Each room's presence as it stands, or why the broker could not say; `None` for a
+    /// room the stream is not `here` in, which gets no awareness at all.
+    pub presences: Vec<Option<Result<Presence>>>,
     /// The person's presence in the rooms where they are here; it ends when these drop.
     pub here: Vec<Here>,
 }
@@ -232,9 +233,9 @@ impl Chat {
 
     /// Opens a stream's rooms: subscribes to each (before anything is read, so that
     /// nothing published meanwhile is missed), makes `person` present in the rooms at
-    /// the positions `here` (if the session still holds its name), and reads each room's
-    /// presence, the stream's first events. A stream is use of a name even where its
-    /// person is not present.
+    /// the positions `here` (if the session still holds its name), and reads the presence
+    /// of those rooms, the stream's first events (the others bring no awareness). A
+    /// stream is use of a name even where its person is not present.
     pub async fn listen(
         &self,
         rooms: &[RoomName],
@@ -251,21 +252,25 @@ impl Chat {
                 let _ = names.holds(&person).await;
             });
         }
-        // Every room's presence at once: where the person is here, from the step that
-        // enters them (their first stream to the room) or checks them (another tab);
-        // elsewhere, and for anonymous listeners or revoked cookies, a plain read.
+        // The here rooms' presence at once: from the step that enters the person (their
+        // first stream to the room) or checks them (another tab); for anonymous
+        // listeners or revoked cookies, a plain read.
         let presences = futures::future::join_all(rooms.iter().enumerate().map(|(index, room)| {
-            let here = person.as_ref().filter(|_| here.contains(&index));
+            let is_here = here.contains(&index);
+            let person = person.as_ref().filter(|_| is_here);
             async move {
-                if let Some(person) = here {
+                if !is_here {
+                    return (None, None);
+                }
+                if let Some(person) = person {
                     match self.0.presence.arrive(room, person).await {
-                        Ok(Some((here, presence))) => return (Some(here), Ok(presence)),
+                        Ok(Some((here, presence))) => return (Some(here), Some(Ok(presence))),
                         Ok(None) => {}
                         // While the broker is down the stream still opens, anonymously.
-                        Err(error) => return (None, Err(error.into())),
+                        Err(error) => return (None, Some(Err(error.into()))),
                     }
                 }
-                (None, self.presence(room).await)
+                (None, Some(self.presence(room).await))
             }
         }))
         .await;

@@ -29,9 +29,7 @@ async fn one_stream_carries_many_rooms_with_room_prefixed_ids(kind: BrokerKind) 
     let query = format!("rooms=alpha:{},beta:{}", alpha[0].id, beta[0].id);
     let mut events = app.events_many(&app.client(), &query, None).await;
 
-    let presence = presences(&mut events, 2).await;
-    assert_eq!(presence["alpha"], empty_presence("alpha"));
-    assert_eq!(presence["beta"], empty_presence("beta"));
+    // Here in neither room: no presence, only the rooms' messages.
     let replayed = room_messages(&mut events, 3).await;
     assert_eq!(replayed["alpha"], alpha[1..]);
     assert_eq!(replayed["beta"], beta[1..]);
@@ -62,7 +60,6 @@ async fn a_many_room_resume_has_no_gap_and_no_duplicate_even_during_the_replay(k
         expected_beta.push(app.say(&ann, "beta", &format!("during {i}")).await.id);
     }
 
-    presences(&mut events, 2).await;
     let received = room_messages(&mut events, expected_alpha.len() + expected_beta.len()).await;
     let ids = |room: &str| -> Vec<_> { received[room].iter().map(|m| m.id).collect() };
     assert_eq!(
@@ -91,7 +88,6 @@ async fn the_last_event_id_header_replaces_that_rooms_id(kind: BrokerKind) {
     let header = format!("beta/{}", beta[2].id);
     let mut events = app.events_many(&app.client(), &query, Some(&header)).await;
 
-    presences(&mut events, 2).await;
     let replayed = room_messages(&mut events, 4).await;
     assert_eq!(texts(&replayed["alpha"]), ["alpha 1", "alpha 2", "alpha 3"]);
     assert_eq!(
@@ -119,7 +115,6 @@ async fn an_unknown_or_old_id_resyncs_only_its_own_room(kind: BrokerKind) {
         let retained = app.history("alpha", "?limit=200").await;
         let query = format!("rooms=alpha:{bad},beta:{}", beta[0].id);
         let mut events = app.events_many(&app.client(), &query, None).await;
-        presences(&mut events, 2).await;
 
         let mut resyncs = Vec::new();
         let mut replayed = Vec::new();
@@ -167,8 +162,12 @@ async fn here_makes_a_person_present_only_in_those_rooms(kind: BrokerKind) {
     let mut stream = app
         .events_many(&zed, "rooms=alpha,beta&here=alpha", None)
         .await;
-    let presence = presences(&mut stream, 2).await;
-    assert_eq!(presence["beta"], empty_presence("beta"));
+    // Presence comes for alpha alone: awareness is for the rooms one is here in.
+    let presence = presences(&mut stream, 1).await;
+    assert_eq!(
+        presence["alpha"]["room"], "alpha",
+        "the only presence is alpha's"
+    );
     expect_person(&mut alpha_watch, "join", "alpha", "zed").await;
     beta_watch.assert_quiet(Duration::from_millis(500)).await;
     assert_eq!(
@@ -185,17 +184,19 @@ async fn here_makes_a_person_present_only_in_those_rooms(kind: BrokerKind) {
         );
     }
 
-    // The stream carries everyone else's awareness in all its rooms, here or not.
+    // The stream carries no awareness of beta, where it is not here: not bob's join,
+    // not his typing (beta's own watcher gets both), though beta's messages come.
     let bob = app.signed_in("bob").await;
     let _bob_tab = app.listen(&bob, "beta").await;
-    expect_person(&mut stream, "join", "beta", "bob").await;
     expect_person(&mut beta_watch, "join", "beta", "bob").await;
     assert_eq!(
         app.typing(&bob, "beta").await.status(),
         StatusCode::NO_CONTENT
     );
-    expect_person(&mut stream, "typing", "beta", "bob").await;
     expect_person(&mut beta_watch, "typing", "beta", "bob").await;
+    let said = app.say(&bob, "beta", "a message in beta").await;
+    assert_eq!(stream.next().await.room_message(), said);
+    assert_eq!(beta_watch.next().await.message(), said);
     assert_eq!(
         app.typing(&zed, "alpha").await.status(),
         StatusCode::NO_CONTENT
@@ -261,10 +262,9 @@ async fn bad_room_lists_get_400_with_their_codes(kind: BrokerKind) {
         );
     }
 
-    // Fifty is allowed, and each room's presence comes first.
-    let mut events = app
-        .events_many(&app.client(), &format!("rooms={}", fifty.join(",")), None)
-        .await;
+    // Fifty is allowed, and each room's presence comes first where the stream is here.
+    let query = format!("rooms={0}&here={0}", fifty.join(","));
+    let mut events = app.events_many(&app.client(), &query, None).await;
     let presence = presences(&mut events, 50).await;
     assert_eq!(presence.len(), 50);
     assert_eq!(presence["r49"], empty_presence("r49"));

@@ -116,12 +116,15 @@ async fn open(
         .rooms
         .iter()
         .zip(listening.subscriptions)
-        .map(|(StreamRoom { room, after }, subscription)| {
-            Feed::new(room.clone(), subscription, *after, many)
+        .enumerate()
+        .map(|(index, (StreamRoom { room, after }, subscription))| {
+            let here = request.here.contains(&index);
+            Feed::new(room.clone(), subscription, *after, many, here)
         })
         .collect();
     let mut greeting = BytesMut::from(RETRY);
     for (presence, room) in listening.presences.into_iter().zip(&rooms) {
+        let Some(presence) = presence else { continue };
         match presence {
             Ok(presence) => greeting.extend_from_slice(&presence_frame(&presence)),
             // The stream still opens (and ends, for the client to come back, if it must

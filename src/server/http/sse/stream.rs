@@ -59,6 +59,9 @@ pub struct Feed {
     behind: bool,
     /// `id: <room>/` on the many-room stream.
     id_prefix: Option<Bytes>,
+    /// Whether the stream is `here` in the room: only then does it carry the room's
+    /// awareness (presence, join, leave, typing), not only its log.
+    here: bool,
 }
 
 impl Feed {
@@ -69,6 +72,7 @@ impl Feed {
         subscription: Subscription,
         after: Option<MessageId>,
         many: bool,
+        here: bool,
     ) -> Self {
         let id_prefix = many.then(|| Bytes::from(format!("id: {room}/")));
         Self {
@@ -77,6 +81,7 @@ impl Feed {
             last_sent: after,
             behind: after.is_some(),
             id_prefix,
+            here,
         }
     }
 
@@ -270,6 +275,8 @@ impl EventStream {
                         feed.push_message(&mut out, &frame, Some(&room_frame));
                     }
                 }
+                // Awareness of a room the stream is not here in: not this stream's.
+                Ok(Delivery::Person { .. }) if !feed.here => {}
                 Ok(delivery) => {
                     others += 1;
                     out.push(delivery.frame());
