@@ -10,6 +10,7 @@ contract!(
     a_host_name_the_server_does_not_answer_for_gets_421,
     a_path_that_is_not_utf8_is_refused_as_what_it_should_have_been,
     a_digit_or_hash_or_star_is_not_a_reaction,
+    a_refusal_carried_in_the_url_is_said_in_our_words,
 );
 
 async fn api_answers_are_never_stored_by_a_cache(kind: BrokerKind) {
@@ -124,4 +125,22 @@ async fn a_digit_or_hash_or_star_is_not_a_reaction(kind: BrokerKind) {
         assert_eq!(error_code(response).await, "invalid_reaction");
     }
     assert!(app.history("everyone", "").await[0].reactions.is_empty());
+}
+
+async fn a_refusal_carried_in_the_url_is_said_in_our_words(kind: BrokerKind) {
+    use base64::{Engine, engine::general_purpose::URL_SAFE};
+    let app = spawn_app(kind).await;
+    // A link anyone could write: a "refusal" of the no-JS sign-in, with words of its own.
+    let forged = r#"ServerError|{"code":"name_taken","message":"Your account is locked: call +1 555 0100","value":"mason"}"#;
+    let path = format!(
+        "/?__path=/sf/sign_in&__err={}",
+        URL_SAFE.encode(forged.as_bytes())
+    );
+    let (status, page) = app.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("call +1 555"), "the link's words are not shown");
+    assert!(
+        page.contains("That name is taken by someone who is signed in; pick another"),
+        "the refusal is said in the chat's own words"
+    );
 }
