@@ -237,7 +237,7 @@ impl RoomName {
 validated_string!(RoomName, InvalidRoom);
 
 /// A display name: 1 to 24 characters after trimming; letters (any script), digits,
-/// spaces, `_`, `-` and `.`.
+/// spaces, `_`, `-` and `.`; nothing invisible.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DisplayName(String);
 
@@ -251,7 +251,10 @@ impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, InvalidName> {
         let name = raw.trim();
         let count = name.chars().count();
-        let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.');
+        let allowed = |c: char| {
+            (c.is_alphanumeric() && !INVISIBLE_LETTERS.contains(&c))
+                || matches!(c, ' ' | '_' | '-' | '.')
+        };
         if (1..=Self::MAX_CHARS).contains(&count) && name.chars().all(allowed) {
             Ok(Self(name.to_owned()))
         } else {
@@ -259,6 +262,14 @@ impl DisplayName {
         }
     }
 }
+
+/// The Default_Ignorable_Code_Points that are letters: the Hangul fillers, which draw
+/// nothing, so `Mas\u{3164}on` would pass for `Mason`. Every other default ignorable, and
+/// every format (Cf) character, is neither a letter nor a digit, so the rule above refuses
+/// it already (`every_default_ignorable_character_is_refused_in_a_name` checks them all
+/// against unicode-security's table). Four characters, not that crate: this parse runs in
+/// the browser too, whose WASM is budgeted to the byte.
+const INVISIBLE_LETTERS: [char; 4] = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}'];
 
 impl DisplayName {
     /// The form names are compared in: trimmed (as every `DisplayName` is) and in Unicode
@@ -272,6 +283,9 @@ impl DisplayName {
         self.0 == other.0 || self.canonical() == other.canonical()
     }
 }
+
+#[cfg(feature = "ssr")]
+mod key;
 
 validated_string!(DisplayName, InvalidName);
 

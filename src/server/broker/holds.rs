@@ -14,7 +14,7 @@ pub const MAX_HOLDS: usize = 200_000;
 
 #[derive(Default)]
 pub struct Holds {
-    /// Canonical name → its hold.
+    /// A name's key ([`DisplayName::key`]: look-alikes share it) → its hold.
     by_name: HashMap<String, Hold>,
 }
 
@@ -33,7 +33,7 @@ impl Holds {
         idle: Duration,
         now: Duration,
     ) -> Result<Claim, BrokerError> {
-        let key = holder.name.canonical();
+        let key = holder.name.key();
         if let Some(hold) = self.by_name.get(&key)
             && hold.expires > now
             && hold.session_id != holder.session_id
@@ -56,7 +56,7 @@ impl Holds {
             },
         );
         if let Some(previous) = previous
-            && previous.canonical() != key
+            && previous.key() != key
         {
             self.release(&Holder {
                 name: previous.clone(),
@@ -68,7 +68,7 @@ impl Holds {
 
     /// Ends the session's hold on its name, if it has it.
     pub fn release(&mut self, holder: &Holder) {
-        let key = holder.name.canonical();
+        let key = holder.name.key();
         if self
             .by_name
             .get(&key)
@@ -80,7 +80,7 @@ impl Holds {
 
     /// Whether the session holds its name now; if so, the hold is extended.
     pub fn touch(&mut self, holder: &Holder, idle: Duration, now: Duration) -> bool {
-        match self.by_name.get_mut(&holder.name.canonical()) {
+        match self.by_name.get_mut(&holder.name.key()) {
             Some(hold) if hold.session_id == holder.session_id && hold.expires > now => {
                 hold.expires = now + idle;
                 true
@@ -160,5 +160,45 @@ mod tests {
             Claim::Granted
         );
         assert!(!holds.touch(&holder("ann", "a"), IDLE, later), "taken over");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use unicode_security::skeleton;
+
+        /// Names of a few letters and of characters that look like them (Cyrillic and
+        /// Greek, fullwidth, mathematical bold, digits, a Hangul filler), so that drawn
+        /// names often look alike.
+        const LOOK_ALIKE_NAMES: &str = "[MmAaSsOoNnIl10 \u{430}\u{43E}\u{41C}\u{410}\u{41E}\
+            \u{39C}\u{391}\u{39F}\u{3BF}\u{FF2D}\u{FF41}\u{1D40C}\u{1D41A}\u{3164}]{1,5}";
+
+        proptest! {
+            #[test]
+            fn of_names_that_look_alike_only_the_first_is_held(
+                raws in proptest::collection::vec(prop_oneof![LOOK_ALIKE_NAMES, "\\PC{1,8}"], 1..24),
+            ) {
+                let (mut holds, now) = (Holds::default(), Duration::from_secs(1_000));
+                let skeleton = |name: &DisplayName| skeleton(name.as_str()).collect::<String>();
+                let mut held: Vec<DisplayName> = Vec::new();
+                for (session, raw) in raws.iter().enumerate() {
+                    let Ok(name) = DisplayName::parse(raw) else { continue };
+                    let claim = holds.claim(&holder(raw, &session.to_string()), None, IDLE, now).unwrap();
+                    // Unicode TS #39: two strings look alike when their skeletons are equal.
+                    match held.iter().find(|h| skeleton(h) == skeleton(&name) || h.key() == name.key()) {
+                        Some(like) => prop_assert_eq!(claim, Claim::Taken, "{} while {} is held", name, like),
+                        None => {
+                            prop_assert_eq!(claim, Claim::Granted, "{}", name);
+                            held.push(name);
+                        }
+                    }
+                }
+                for (i, one) in held.iter().enumerate() {
+                    for other in &held[i + 1..] {
+                        prop_assert_ne!(skeleton(one), skeleton(other), "{} and {} are both held", one, other);
+                    }
+                }
+            }
+        }
     }
 }

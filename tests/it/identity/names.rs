@@ -13,6 +13,7 @@ contract!(
     signing_out_revokes_a_copied_cookie_everywhere,
     an_unused_name_expires_and_use_keeps_it,
     a_form_sign_in_with_a_taken_name_comes_back_with_the_reason,
+    a_look_alike_of_a_held_name_is_taken_and_an_invisible_letter_is_no_name,
 );
 
 /// A client without a cookie store that sends exactly `cookie`.
@@ -183,4 +184,35 @@ async fn a_form_sign_in_with_a_taken_name_comes_back_with_the_reason(kind: Broke
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("That name is taken"), "{html}");
     assert!(html.contains(r#"value="Alice""#), "{html}");
+}
+
+async fn a_look_alike_of_a_held_name_is_taken_and_an_invisible_letter_is_no_name(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| c.signin_rate = 0.0).await;
+    let mason = app.signed_in("Mason").await;
+
+    let mallory = app.client();
+    for alike in [
+        "M\u{0430}son", // a Cyrillic а
+        "\u{041C}ason", // a Cyrillic М
+        "Ｍａｓｏｎ",   // fullwidth
+        "𝐌𝐚𝐬𝐨𝐧",        // mathematical bold
+        "\u{216F}ason", // the Roman numeral one thousand
+        "MAS0N",        // a zero
+    ] {
+        let taken = try_sign_in(&app.base, &mallory, alike).await;
+        assert_eq!(taken.status(), StatusCode::CONFLICT, "{alike:?}");
+        assert!(taken.headers().get("set-cookie").is_none(), "{alike:?}");
+        assert_eq!(error_code(taken).await, "name_taken", "{alike:?}");
+    }
+    let filler = try_sign_in(&app.base, &mallory, "Mas\u{3164}on").await;
+    assert_eq!(filler.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(filler).await, "invalid_name");
+
+    // Mason still holds the name, and someone else may take a name that only sounds alike.
+    let posted = app.say(&mason, "everyone", "still Mason").await;
+    assert_eq!(posted.sender.as_str(), "Mason");
+    assert_eq!(
+        try_sign_in(&app.base, &mallory, "Jason").await.status(),
+        StatusCode::OK
+    );
 }

@@ -188,7 +188,7 @@ impl RoomLog for MemoryBroker {
             return Ok(Published::Repeat(message));
         }
         self.post_limit
-            .check(&new.author.name.canonical())
+            .check(&new.author.name.key())
             .map_err(BrokerError::RateLimited)?;
         let id = state.next_id(self.clock.now_ms());
         let message = ChatMessage::new(id, new.room, new.author.name, new.text.into_string());
@@ -217,7 +217,7 @@ impl RoomLog for MemoryBroker {
             return Ok(Changed::Message(current.clone()));
         }
         self.post_limit
-            .check(&change.author.name.canonical())
+            .check(&change.author.name.key())
             .map_err(BrokerError::RateLimited)?;
         let id = state.next_id(self.clock.now_ms());
         let room = state.rooms.get_mut(&change.room).expect("found above");

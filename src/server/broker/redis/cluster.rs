@@ -264,7 +264,7 @@ impl RedisBroker {
         if granted != 1 {
             return Ok(Claim::Taken);
         }
-        if let Some(previous) = previous.filter(|p| p.canonical() != holder.name.canonical()) {
+        if let Some(previous) = previous.filter(|p| p.key() != holder.name.key()) {
             let previous = Holder {
                 name: previous.clone(),
                 session_id: holder.session_id.clone(),

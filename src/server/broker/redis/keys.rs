@@ -62,9 +62,9 @@ impl Keys {
     pub(super) fn name(&self, name: &DisplayName) -> String {
         if self.tagged {
             // One tag for the hold and the limit (see `cluster`).
-            format!("{}:{{name:{}}}", self.prefix, name.canonical())
+            format!("{}:{{name:{}}}", self.prefix, name.key())
         } else {
-            format!("{}:name:{}", self.prefix, name.canonical())
+            format!("{}:name:{}", self.prefix, name.key())
         }
     }
 
@@ -72,7 +72,7 @@ impl Keys {
         if self.tagged {
             format!("{}:rate", self.name(name))
         } else {
-            format!("{}:rate:{}", self.prefix, name.canonical())
+            format!("{}:rate:{}", self.prefix, name.key())
         }
     }
 

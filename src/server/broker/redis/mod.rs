@@ -8,7 +8,7 @@
 //! | `P:room:{room}:live` | Pub/Sub channel | each log entry as it is stored |
 //! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS`; a room trimmed from it loses its log too |
 //! | `P:room:{room}:post:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
-//! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (canonical form) |
+//! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (`{name}` is its key, `DisplayName::key`: look-alikes share it) |
 //! | `P:rate:{name}` | string, short TTL | the name's post limit: the GCRA "theoretical arrival time", in µs |
 //! | `P:signin:{address}` | string, short TTL | the client address's sign-in limit, likewise |
 //!

@@ -2,7 +2,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (canonical form) |
+//! | `P:name:{name}` | string, TTL `CHAT_NAME_IDLE_DAYS` | the id of the session holding the name (`{name}` is its key, `DisplayName::key`: look-alikes share it) |
 //! | `P:rate:{name}` | string, short TTL | the name's post limit: the GCRA "theoretical arrival time", in µs (`lua/gcra.lua`) |
 //! | `P:signin:{address}` | string, short TTL | the client address's sign-in limit, likewise |
 //!
