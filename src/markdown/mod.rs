@@ -57,6 +57,12 @@ mod inline;
 pub const MAX_INLINE_DEPTH: usize = 8;
 /// The deepest nesting of quotes; deeper `>` are text.
 pub const MAX_QUOTE_DEPTH: usize = 4;
+/// The most links (and bare URLs) a message shows as links; later ones show as text.
+pub const MAX_LINKS: usize = 20;
+/// The most `@name` mentions a message shows as mentions; later ones show as text. With
+/// [`MAX_LINKS`] it bounds what a message's 2000 characters can make a page carry:
+/// `@a @a …` wrote a 31-byte element for every three characters (issue 23).
+pub const MAX_MENTIONS: usize = 20;
 
 /// A block of a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,10 +142,67 @@ impl<'a> Mention<'a> {
     }
 }
 
-/// Parses a message's text. Never fails: what is not Markdown is text.
+/// Parses a message's text. Never fails: what is not Markdown is text. Past
+/// [`MAX_LINKS`] links and [`MAX_MENTIONS`] mentions, the rest are text.
 pub fn parse(text: &str) -> Vec<Block<'_>> {
     let lines: Vec<&str> = text.split('\n').collect();
-    blocks(&lines, 0)
+    let mut blocks = blocks(&lines, 0);
+    let mut budget = Budget {
+        links: MAX_LINKS,
+        mentions: MAX_MENTIONS,
+    };
+    for block in &mut blocks {
+        budget.block(block);
+    }
+    blocks
+}
+
+/// How many more links and mentions a message may show as such.
+struct Budget {
+    links: usize,
+    mentions: usize,
+}
+
+impl Budget {
+    fn block(&mut self, block: &mut Block<'_>) {
+        match block {
+            Block::Paragraph(inlines) => self.inlines(inlines),
+            Block::Quote(blocks) => blocks.iter_mut().for_each(|b| self.block(b)),
+            Block::Code { .. } => {}
+        }
+    }
+
+    /// Turns the links and mentions past the budget into their text, in order.
+    fn inlines(&mut self, inlines: &mut Vec<Inline<'_>>) {
+        let mut out = Vec::with_capacity(inlines.len());
+        for mut inline in inlines.drain(..) {
+            match &mut inline {
+                Inline::Strong(children) | Inline::Emphasis(children) => self.inlines(children),
+                Inline::Link { children, .. } if self.links == 0 => {
+                    self.inlines(children);
+                    out.append(children);
+                    continue;
+                }
+                Inline::Url(href) if self.links == 0 => {
+                    out.push(Inline::Text(href.as_str()));
+                    continue;
+                }
+                Inline::Link { children, .. } => {
+                    self.links -= 1;
+                    self.inlines(children);
+                }
+                Inline::Url(_) => self.links -= 1,
+                Inline::Mention(mention) if self.mentions == 0 => {
+                    out.push(Inline::Text(mention.text()));
+                    continue;
+                }
+                Inline::Mention(_) => self.mentions -= 1,
+                Inline::Text(_) | Inline::Code(_) => {}
+            }
+            out.push(inline);
+        }
+        *inlines = out;
+    }
 }
 
 fn blocks<'a>(lines: &[&'a str], depth: usize) -> Vec<Block<'a>> {

@@ -147,7 +147,7 @@ async fn presence_comes_back_after_a_redis_restart() {
     );
     let _ann_here = helpers::listen(&a.base, &ann, "back").await;
     let watcher = reqwest::Client::new();
-    let mut watching = helpers::events_many(&b.base, &watcher, "rooms=back", None).await;
+    let mut watching = helpers::events_many(&b.base, &watcher, "rooms=back&here=back", None).await;
     let first = watching.next_named("presence").await.json();
     assert_eq!(first["online"], serde_json::json!(["ann"]));
     // Ann's own `join` may follow that first presence (B subscribed before it reached

@@ -105,3 +105,54 @@ fn pathological_input_is_linear_and_shallow() {
         }
     }
 }
+
+/// How many links (and bare URLs) and mentions `blocks` show as such.
+fn count_marked(blocks: &[Block<'_>]) -> (usize, usize) {
+    fn walk(inlines: &[Inline<'_>], counts: &mut (usize, usize)) {
+        for inline in inlines {
+            match inline {
+                Inline::Link { children, .. } => {
+                    counts.0 += 1;
+                    walk(children, counts);
+                }
+                Inline::Url(_) => counts.0 += 1,
+                Inline::Mention(_) => counts.1 += 1,
+                Inline::Strong(children) | Inline::Emphasis(children) => walk(children, counts),
+                Inline::Text(_) | Inline::Code(_) => {}
+            }
+        }
+    }
+    let mut counts = (0, 0);
+    for block in blocks {
+        match block {
+            Block::Paragraph(children) => walk(children, &mut counts),
+            Block::Quote(blocks) => {
+                let (links, mentions) = count_marked(blocks);
+                counts.0 += links;
+                counts.1 += mentions;
+            }
+            Block::Code { .. } => {}
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_message_shows_at_most_twenty_links_and_twenty_mentions_and_the_rest_as_text() {
+    let mentions = "@a ".repeat(600);
+    let blocks = parse(&mentions);
+    assert_eq!(count_marked(&blocks), (0, MAX_MENTIONS));
+    assert_eq!(visible(&blocks), mentions, "the rest reads as typed");
+
+    let links = "[x](https://a) https://b ".repeat(60);
+    let blocks = parse(&links);
+    assert_eq!(count_marked(&blocks), (MAX_LINKS, 0));
+    assert!(visible(&blocks).starts_with("x https://b x https://b"));
+
+    let nested = format!("> **{}**", "@a https://c ".repeat(40));
+    assert_eq!(count_marked(&parse(&nested)), (MAX_LINKS, MAX_MENTIONS));
+    assert_eq!(
+        count_marked(&parse("@ann [b](https://b) https://c")),
+        (2, 1)
+    );
+}

@@ -11,6 +11,7 @@ contract!(
     a_path_that_is_not_utf8_is_refused_as_what_it_should_have_been,
     a_digit_or_hash_or_star_is_not_a_reaction,
     a_refusal_carried_in_the_url_is_said_in_our_words,
+    a_room_of_mentions_and_links_makes_a_page_of_bounded_size,
 );
 
 async fn api_answers_are_never_stored_by_a_cache(kind: BrokerKind) {
@@ -138,9 +139,32 @@ async fn a_refusal_carried_in_the_url_is_said_in_our_words(kind: BrokerKind) {
     );
     let (status, page) = app.get(&path).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!page.contains("call +1 555"), "the link's words are not shown");
+    assert!(
+        !page.contains("call +1 555"),
+        "the link's words are not shown"
+    );
     assert!(
         page.contains("That name is taken by someone who is signed in; pick another"),
         "the refusal is said in the chat's own words"
     );
+}
+
+async fn a_room_of_mentions_and_links_makes_a_page_of_bounded_size(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| c.post_rate = 0.0).await;
+    let alice = app.signed_in("alice").await;
+    // The attack's page: 50 messages of `@a @a …` made it 1.18 MB.
+    let mentions = "@a ".repeat(666);
+    let links = "https://a.example ".repeat(111);
+    for i in 0..50 {
+        let text = if i % 2 == 0 { &mentions } else { &links };
+        app.say(&alice, "flood", text.trim_end()).await;
+    }
+    let (status, page) = app.get("/r/flood").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.len() < 400_000,
+        "a page of 50 such messages is {} bytes",
+        page.len()
+    );
+    assert_eq!(page.matches("class=\"mention\"").count(), 25 * 20);
 }
