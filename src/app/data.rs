@@ -170,15 +170,19 @@ pub async fn post(
     text: String,
     client_id: Option<String>,
 ) -> Result<ChatMessage, ServerFnError> {
-    use crate::server::{broker::Published, http::cookie::Token};
+    use crate::server::{
+        broker::Published,
+        http::{cookie::Token, net::ClientAddr},
+    };
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
-    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    let token = Token::from_headers(&headers, &state.cookie)
+    let parts: axum::http::request::Parts = leptos_axum::extract().await?;
+    let token = Token::from_headers(&parts.headers, &state.cookie)
         .ok_or_else(|| ServerFnError::new("sign in first"))?;
+    let client = ClientAddr::of(&parts, &state.trusted_proxies).limit_key();
     let published = state
         .chat
-        .post(token.holder(), room, &text, client_id)
+        .post(token.holder(), room, &text, client_id, client)
         .await
         .map_err(|error| ssr::form_error(&error.into(), &text))?;
     match published {

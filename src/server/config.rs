@@ -96,10 +96,17 @@ pub struct Config {
     #[arg(long, env = "CHAT_TRUSTED_PROXIES", default_value = "none")]
     pub trusted_proxies: TrustedProxies,
 
-    /// Rooms whose history is kept; past it, the least recently active room is forgotten.
+    /// Rooms with messages at most; past it a post that would make a new room is refused
+    /// (`429`), and no room is forgotten to make room.
     #[arg(long, env = "CHAT_MAX_ROOMS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub max_rooms: u32,
+
+    /// New rooms per hour that one name, and one client address, may make (by posting
+    /// the first message in them), on all nodes together; that many may come at once.
+    /// 0 turns the limit off.
+    #[arg(long, env = "CHAT_NEW_ROOMS_PER_HOUR", default_value_t = 20.0, value_parser = rate(0.01, 1_000_000.0))]
+    pub new_rooms_per_hour: f64,
 
     /// Days without a message after which a room's history is forgotten.
     #[arg(long, env = "CHAT_ROOM_IDLE_DAYS", default_value_t = 90.0, value_parser = positive(36_500.0))]
@@ -172,6 +179,11 @@ impl Config {
             signin_rate: self.signin_rate / 60.0,
             signin_burst: self.signin_rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
             max_rooms: self.max_rooms as usize,
+            new_room_rate: self.new_rooms_per_hour / 3600.0,
+            new_room_burst: self
+                .new_rooms_per_hour
+                .ceil()
+                .clamp(1.0, f64::from(u32::MAX)) as u32,
             room_idle: self.room_idle(),
             memory_bytes: self.memory_max_mb as usize * 1024 * 1024,
             subscriber_buffer: self.subscriber_buffer as usize,

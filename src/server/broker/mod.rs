@@ -73,6 +73,9 @@ pub struct NewMessage {
     /// The client's `client_id`, if it sent one: a repeat from the same session returns
     /// the first message instead of posting again.
     pub client_id: Option<String>,
+    /// Where the post comes from (an IPv6 client's /64): a post that makes a new room
+    /// counts against this address's new-room limit, as against its author's.
+    pub client: IpAddr,
 }
 
 /// The result of a publish.
@@ -144,6 +147,10 @@ pub enum BrokerError {
     /// The message holds as many reactions as it may.
     #[error("this message holds as many reactions as it can")]
     TooManyReactions,
+    /// The post would make a new room, and the chat holds as many rooms as it may
+    /// (`CHAT_MAX_ROOMS`): old rooms are never forgotten to make room.
+    #[error("no new room can be made now; post in a room that has messages")]
+    RoomsFull,
 }
 
 pub type BrokerResult<T> = Result<T, BrokerError>;
@@ -162,8 +169,12 @@ pub struct Limits {
     /// Sign-ins per second per client address (0: off) and the burst allowed at once.
     pub signin_rate: f64,
     pub signin_burst: u32,
-    /// Rooms whose history is kept; the least recently active go first.
+    /// Rooms with messages at most; a post that would make one more is refused.
     pub max_rooms: usize,
+    /// New rooms per second each name, and each client address, may make (0: off), and
+    /// the burst allowed at once.
+    pub new_room_rate: f64,
+    pub new_room_burst: u32,
     /// A room with no message for this long is forgotten.
     pub room_idle: Duration,
     /// Memory broker: bytes of messages kept over all rooms.
@@ -189,6 +200,8 @@ impl Limits {
             signin_rate: 0.0,
             signin_burst: 1,
             max_rooms: 3,
+            new_room_rate: 0.0,
+            new_room_burst: 1,
             room_idle: Duration::from_secs(3600),
             memory_bytes: 1 << 20,
             subscriber_buffer: 8,
@@ -202,8 +215,10 @@ impl Limits {
 pub trait RoomLog: Send + Sync + 'static {
     /// Stores a message, assigning its id, and publishes it to every node: if its author
     /// still holds their name ([`BrokerError::Revoked`] if not) and is within the post
-    /// limit ([`BrokerError::RateLimited`]). The check, the limit and the store are one
-    /// step, so a revoked session can never post.
+    /// limit ([`BrokerError::RateLimited`]); a post that makes a new room also if the
+    /// chat has room for one ([`BrokerError::RoomsFull`]) and its author and address are
+    /// within the new-room limit. The check, the limits and the store are one step, so a
+    /// revoked session can never post.
     async fn publish(&self, message: NewMessage) -> BrokerResult<Published>;
 
     /// Applies a change to a message: checks the hold, that the message exists and (for

@@ -74,15 +74,17 @@ impl Chat {
         }))
     }
 
-    /// Posts `text` to `room` as `author`: `client_id` makes a repeat answer with the
-    /// first message instead of posting again. The broker checks the author's hold and
-    /// the post limit in the same step that stores.
+    /// Posts `text` to `room` as `author`, from `client` (the address new-room limits
+    /// count under): `client_id` makes a repeat answer with the first message instead of
+    /// posting again. The broker checks the author's hold and the limits in the same step
+    /// that stores.
     pub async fn post(
         &self,
         author: Holder,
         room: RoomName,
         text: &str,
         client_id: Option<String>,
+        client: IpAddr,
     ) -> Result<Published> {
         let text = MessageText::parse(text)?;
         if let Some(client_id) = &client_id {
@@ -102,6 +104,7 @@ impl Chat {
                 author,
                 text,
                 client_id,
+                client,
             })
             .await?;
         if let Published::New(_) = published {

@@ -5,6 +5,7 @@ use super::{
     cookie::{CookieSettings, Token, renewal_header},
     error::{Error, Result},
     extract::{ApiJson, ApiQuery, MessagePath, RoomPath},
+    net::ClientAddr,
     session::{Claimed, with_cookie},
 };
 use crate::{
@@ -40,12 +41,14 @@ pub async fn post_message(
     State(chat): State<Chat>,
     State(cookie): State<CookieSettings>,
     RoomPath(room): RoomPath,
+    client: ClientAddr,
     Claimed(token): Claimed,
     ApiJson(body): ApiJson<PostBody>,
 ) -> Result<Response> {
     let renewal = renewal_header(&cookie, &token);
+    let (text, client_id) = (&body.text, body.client_id);
     let published = chat
-        .post(token.holder(), room, &body.text, body.client_id)
+        .post(token.holder(), room, text, client_id, client.limit_key())
         .await?;
     let answer = match published {
         Published::New(message) => (StatusCode::CREATED, Json(message)),

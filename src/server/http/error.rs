@@ -9,6 +9,10 @@ use axum::{
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `Retry-After` when no new room can be made: rooms free up only as they go idle, so
+/// an hour is a guess, and says "not soon".
+pub const ROOMS_FULL_RETRY_SECS: u64 = 3600;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -41,6 +45,8 @@ pub enum Error {
     InvalidReaction(String),
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("no new room can be made now; post in a room that has messages")]
+    RoomsFull,
     #[error(transparent)]
     Broker(BrokerError),
 }
@@ -70,6 +76,8 @@ impl From<BrokerError> for Error {
             BrokerError::RateLimited(wait) => Error::RateLimited {
                 retry_after_secs: crate::server::broker::limit::retry_after_secs(wait),
             },
+            // Rooms free up only as they go idle: no time to promise.
+            BrokerError::RoomsFull => Error::RoomsFull,
             unavailable @ BrokerError::Unavailable(_) => Error::Broker(unavailable),
         }
     }
@@ -90,7 +98,7 @@ impl Error {
             Error::InvalidName(_) | Error::InvalidMessage(_) | Error::InvalidReaction(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited { .. } | Error::RoomsFull => StatusCode::TOO_MANY_REQUESTS,
             Error::Broker(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -111,7 +119,7 @@ impl Error {
             Error::InvalidName(_) => "invalid_name",
             Error::InvalidMessage(_) => "invalid_message",
             Error::InvalidReaction(_) => "invalid_reaction",
-            Error::RateLimited { .. } => "rate_limited",
+            Error::RateLimited { .. } | Error::RoomsFull => "rate_limited",
             Error::Broker(_) => "unavailable",
         }
     }
@@ -140,10 +148,15 @@ impl IntoResponse for Error {
             },
         };
         let mut response = (self.status_code(), axum::Json(body)).into_response();
-        if let Error::RateLimited { retry_after_secs } = self {
+        let retry_after_secs = match self {
+            Error::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            Error::RoomsFull => Some(ROOMS_FULL_RETRY_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after_secs {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -12,6 +12,7 @@ contract!(
     a_digit_or_hash_or_star_is_not_a_reaction,
     a_refusal_carried_in_the_url_is_said_in_our_words,
     a_room_of_mentions_and_links_makes_a_page_of_bounded_size,
+    a_repeat_answers_with_the_first_message_as_stored_and_never_a_deleted_text,
 );
 
 async fn api_answers_are_never_stored_by_a_cache(kind: BrokerKind) {
@@ -167,4 +168,39 @@ async fn a_room_of_mentions_and_links_makes_a_page_of_bounded_size(kind: BrokerK
         page.len()
     );
     assert_eq!(page.matches("class=\"mention\"").count(), 25 * 20);
+}
+
+async fn a_repeat_answers_with_the_first_message_as_stored_and_never_a_deleted_text(
+    kind: BrokerKind,
+) {
+    let app = spawn_app(kind).await;
+    let ann = app.signed_in("ann").await;
+    let url = app.url("/api/rooms/everyone/messages");
+    let post = |text: &'static str| {
+        ann.post(&url)
+            .json(&serde_json::json!({ "text": text, "client_id": "c-1" }))
+            .send()
+    };
+    let first = post("the first text").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: tiny_chat::message::ChatMessage = first.json().await.unwrap();
+
+    // Another text under the same key: the answer is the first message, as stored.
+    let again = post("different text, same id").await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: tiny_chat::message::ChatMessage = again.json().await.unwrap();
+    assert_eq!(again, first);
+
+    // Once deleted, a repeat neither posts again nor gives the text back.
+    let deleted = ann
+        .delete(app.url(&format!("/api/rooms/everyone/messages/{}", first.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let after = post("the first text").await.unwrap();
+    assert_eq!(after.status(), StatusCode::NOT_FOUND);
+    let body = after.text().await.unwrap();
+    assert!(!body.contains("the first text"), "{body}");
+    assert!(app.history("everyone", "").await.is_empty());
 }

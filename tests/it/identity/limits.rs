@@ -14,7 +14,8 @@ contract!(
     open_streams_are_limited_per_client_address,
     a_long_resume_is_replayed_page_by_page_in_order_then_live,
     form_bodies_are_limited_like_api_bodies,
-    past_the_room_limit_the_least_active_room_is_forgotten,
+    past_the_room_limit_a_new_room_is_refused_and_none_is_forgotten,
+    new_rooms_are_limited_per_name_and_per_address,
 );
 
 /// Behind a proxy on loopback, named as one (`CHAT_TRUSTED_PROXIES`), as the README shows.
@@ -227,13 +228,17 @@ async fn form_bodies_are_limited_like_api_bodies(kind: BrokerKind) {
     assert!(app.history("everyone", "").await.is_empty());
 }
 
-async fn past_the_room_limit_the_least_active_room_is_forgotten(kind: BrokerKind) {
+async fn past_the_room_limit_a_new_room_is_refused_and_none_is_forgotten(kind: BrokerKind) {
     let app = spawn_app_with(kind, |c| c.max_rooms = 2).await;
     let ann = app.signed_in("ann").await;
-    for room in ["first", "second", "first", "third"] {
+    for room in ["first", "second", "first"] {
         app.say(&ann, room, &format!("in {room}")).await;
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    let refused = app.post(&ann, "third", "one room too many").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(error_code(refused).await, "rate_limited");
 
     let listed: Vec<String> = app
         .rooms()
@@ -241,15 +246,11 @@ async fn past_the_room_limit_the_least_active_room_is_forgotten(kind: BrokerKind
         .iter()
         .map(|r| r.name.to_string())
         .collect();
-    assert_eq!(listed, ["third", "first", "everyone"]);
-    assert!(
-        app.history("second", "").await.is_empty(),
-        "its history is gone"
-    );
-    assert_eq!(
-        texts(&app.history("first", "").await),
-        ["in first", "in first"]
-    );
+    assert_eq!(listed, ["first", "second", "everyone"]);
+    assert_eq!(texts(&app.history("second", "").await), ["in second"]);
+    assert!(app.history("third", "").await.is_empty());
+    // The rooms that have messages take more.
+    app.say(&ann, "second", "still here").await;
 
     if let Some(url) = &app.config.redis_url {
         let mut redis = ::redis::Client::open(url.as_str())
@@ -257,16 +258,8 @@ async fn past_the_room_limit_the_least_active_room_is_forgotten(kind: BrokerKind
             .get_connection()
             .unwrap();
         let prefix = &app.config.redis_prefix;
-        let exists: bool = ::redis::cmd("EXISTS")
-            .arg(format!("{prefix}:room:second:log"))
-            .query(&mut redis)
-            .unwrap();
-        assert!(
-            !exists,
-            "the forgotten room's Stream is deleted, not left behind"
-        );
         let ttl: i64 = ::redis::cmd("PTTL")
-            .arg(format!("{prefix}:room:third:log"))
+            .arg(format!("{prefix}:room:first:log"))
             .query(&mut redis)
             .unwrap();
         assert!(
@@ -274,4 +267,65 @@ async fn past_the_room_limit_the_least_active_room_is_forgotten(kind: BrokerKind
             "a room's Stream expires when the room goes idle: PTTL {ttl}"
         );
     }
+}
+
+async fn new_rooms_are_limited_per_name_and_per_address(kind: BrokerKind) {
+    let app = spawn_app_with(kind, |c| {
+        behind_a_local_proxy(c);
+        c.new_rooms_per_hour = 2.0;
+    })
+    .await;
+    let from = |address: &'static str| {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        (client, address)
+    };
+    let sign_in = |(client, address): &(reqwest::Client, &'static str), name: &str| {
+        client
+            .post(app.url("/api/session"))
+            .header("x-forwarded-for", *address)
+            .json(&json!({ "name": name }))
+            .send()
+    };
+    let post = |(client, address): &(reqwest::Client, &'static str), room: &str| {
+        client
+            .post(app.url(&format!("/api/rooms/{room}/messages")))
+            .header("x-forwarded-for", *address)
+            .json(&json!({ "text": "hello" }))
+            .send()
+    };
+    let ann = from("203.0.113.7");
+    assert_eq!(sign_in(&ann, "ann").await.unwrap().status(), StatusCode::OK);
+    for room in ["one", "two"] {
+        assert_eq!(
+            post(&ann, room).await.unwrap().status(),
+            StatusCode::CREATED
+        );
+    }
+    let third = post(&ann, "three").await.unwrap();
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(third).await, "rate_limited");
+    assert_eq!(
+        post(&ann, "one").await.unwrap().status(),
+        StatusCode::CREATED,
+        "a room with messages is no new room"
+    );
+    // Another name from the same address shares its limit; elsewhere, its own.
+    let bob_here = from("203.0.113.7");
+    assert_eq!(
+        sign_in(&bob_here, "bob").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(&bob_here, "four").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let cy = from("198.51.100.4");
+    assert_eq!(sign_in(&cy, "cy").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        post(&cy, "four").await.unwrap().status(),
+        StatusCode::CREATED
+    );
 }

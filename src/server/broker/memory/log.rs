@@ -5,7 +5,7 @@ use super::{IDEMPOTENCY_CAPACITY, MemoryBroker};
 use crate::{
     message::{ChatMessage, Deleted, MessageId, RoomName, RoomSummary, rfc3339_millis},
     server::broker::{
-        After, BrokerError, BrokerResult, Change, Changed, LOG_ENTRIES_PER_MESSAGE, Limits,
+        After, BrokerError, BrokerResult, Change, Changed, Holder, LOG_ENTRIES_PER_MESSAGE, Limits,
         NewMessage, Published, ROOM_LIST_LIMIT, RoomLog,
         changes::{self, Outcome},
         holds::Holds,
@@ -14,7 +14,10 @@ use crate::{
     },
 };
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    net::IpAddr,
+};
 
 type PostKey = (RoomName, String, String);
 
@@ -91,8 +94,8 @@ impl State {
         self.posts.insert(key, id);
     }
 
-    /// Appends a new message to its room's log and history, then trims all rooms to the
-    /// room, idle and byte limits (never the room just posted to).
+    /// Appends a new message to its room's log and history, then trims the rooms to the
+    /// idle and byte limits (see [`State::evict`]).
     fn store(&mut self, message: ChatMessage, limits: &Limits) {
         let room_name = message.room.clone();
         let id = message.id;
@@ -107,23 +110,53 @@ impl State {
             self.activity.remove(&previous);
         }
         self.activity.insert(id, room_name);
-        self.evict(id, id, limits);
+        self.evict(Some(id), id, limits);
     }
 
-    /// Forgets the least recently active rooms while over the room or byte limit, and
-    /// those idle past the limit at `now`; never the room active at `keep` (the one just
-    /// written to, under its newest message's id).
-    fn evict(&mut self, keep: MessageId, now: MessageId, limits: &Limits) {
+    /// Keeps the rooms within the byte limit and forgets the idle ones (as of `now`).
+    /// Past the byte limit the room just written to (its newest message at `keep`) gives
+    /// up its own oldest entries first, down to that message, so that whoever fills
+    /// memory wears out their own room's history before anyone else's; only then do the
+    /// least recently active rooms go. The room count never forgets a room: a post that
+    /// would make one too many is refused (`admit_new_room`).
+    fn evict(&mut self, keep: Option<MessageId>, now: MessageId, limits: &Limits) {
         let idle_before = MessageId::new(
             now.ms.saturating_sub(limits.room_idle.as_millis() as u64),
             0,
         );
+        if let Some(keep) = keep
+            && self.bytes > limits.memory_bytes
+            && let Some(room) = self.activity.get(&keep).cloned()
+        {
+            self.trim_oldest(&room, keep, limits.memory_bytes);
+        }
         while let Some((&oldest, _)) = self.activity.first_key_value() {
-            let over = self.rooms.len() > limits.max_rooms || self.bytes > limits.memory_bytes;
-            if oldest == keep || !(over || oldest < idle_before) {
+            let over = self.bytes > limits.memory_bytes;
+            if Some(oldest) == keep || !(over || oldest < idle_before) {
                 break;
             }
             self.forget_least_active();
+        }
+    }
+
+    /// Drops `room`'s oldest log entries (and the messages among them) while all rooms
+    /// hold more than `budget` bytes, down to its message `keep`.
+    fn trim_oldest(&mut self, room: &RoomName, keep: MessageId, budget: usize) {
+        let Some(room) = self.rooms.get_mut(room) else {
+            return;
+        };
+        while self.bytes > budget && room.log.front().is_some_and(|e| e.id() < keep) {
+            let Some(old) = room.log.pop_front() else {
+                break;
+            };
+            let mut freed = size_of_entry(&old);
+            if let Entry::Message(message) = &old
+                && let Some(current) = room.messages.remove(&message.id)
+            {
+                freed += size_of_message(&current);
+            }
+            room.bytes -= freed;
+            self.bytes -= freed;
         }
     }
 
@@ -169,6 +202,30 @@ impl State {
     }
 }
 
+impl MemoryBroker {
+    /// Lets `new` make its room: if the chat has room for one more once the idle rooms
+    /// are forgotten ([`BrokerError::RoomsFull`] if not; no active room is ever forgotten
+    /// for it), and its author and address are within the new-room limit.
+    fn admit_new_room(
+        &self,
+        state: &mut State,
+        author: &Holder,
+        client: IpAddr,
+        now_ms: u64,
+    ) -> BrokerResult<()> {
+        state.evict(None, MessageId::new(now_ms, 0), &self.limits);
+        if state.rooms.len() >= self.limits.max_rooms {
+            return Err(BrokerError::RoomsFull);
+        }
+        self.new_room_by_name
+            .check(&author.name.key())
+            .map_err(BrokerError::RateLimited)?;
+        self.new_room_by_client
+            .check(&client)
+            .map_err(BrokerError::RateLimited)
+    }
+}
+
 #[async_trait]
 impl RoomLog for MemoryBroker {
     async fn publish(&self, new: NewMessage) -> BrokerResult<Published> {
@@ -181,16 +238,21 @@ impl RoomLog for MemoryBroker {
             .client_id
             .map(|client_id| (new.room.clone(), new.author.session_id.clone(), client_id));
         if let Some(&first) = key.as_ref().and_then(|k| state.posts.get(k)) {
-            // A retry carries the same text: answer with the message as first posted,
-            // whatever became of it since (as the Redis broker does).
-            let text = new.text.into_string();
-            let message = ChatMessage::new(first, new.room, new.author.name, text);
-            return Ok(Published::Repeat(message));
+            // The first message as it stands, whatever this retry's text says (the
+            // record holds its id, not its text); gone once deleted or forgotten.
+            return match state.find(&new.room, first) {
+                Some(message) => Ok(Published::Repeat(message.clone())),
+                None => Err(BrokerError::NotFound),
+            };
         }
         self.post_limit
             .check(&new.author.name.key())
             .map_err(BrokerError::RateLimited)?;
-        let id = state.next_id(self.clock.now_ms());
+        let now_ms = self.clock.now_ms();
+        if !state.rooms.contains_key(&new.room) {
+            self.admit_new_room(&mut state, &new.author, new.client, now_ms)?;
+        }
+        let id = state.next_id(now_ms);
         let message = ChatMessage::new(id, new.room, new.author.name, new.text.into_string());
         state.store(message.clone(), &self.limits);
         if let Some(key) = key {
@@ -242,7 +304,7 @@ impl RoomLog for MemoryBroker {
         let keep = room.newest_message.unwrap_or(change.id);
         state.bytes = state.bytes.saturating_add_signed(cost);
         state.append(entry.clone(), &self.limits);
-        state.evict(keep, id, &self.limits);
+        state.evict(Some(keep), id, &self.limits);
         self.hub.dispatch(&entry);
         Ok(answer)
     }

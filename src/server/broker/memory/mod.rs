@@ -2,9 +2,10 @@
 //! roles of [`super::Broker`]: the room log (`log.rs`), names (here), presence and typing
 //! (`awareness.rs`) and the bus (here, over the node's hub).
 //!
-//! Bounded under hostile use: at most `CHAT_MAX_ROOMS` rooms and `CHAT_MEMORY_MAX_MB` of
-//! messages over all of them (the least recently active room is forgotten first, and a
-//! room idle for `CHAT_ROOM_IDLE_DAYS` goes too), at most [`IDEMPOTENCY_CAPACITY`]
+//! Bounded under hostile use: at most `CHAT_MAX_ROOMS` rooms (a post that would make one
+//! more is refused), `CHAT_MEMORY_MAX_MB` of messages over all of them (the room being
+//! written to gives up its oldest entries first, then the least recently active rooms
+//! go; a room idle for `CHAT_ROOM_IDLE_DAYS` goes too), at most [`IDEMPOTENCY_CAPACITY`]
 //! remembered `client_id`s, and at most [`MAX_HOLDS`](super::holds::MAX_HOLDS) held names.
 
 mod awareness;
@@ -39,6 +40,9 @@ pub struct MemoryBroker {
     post_limit: KeyedLimit<String>,
     /// Sign-ins per client address.
     signin_limit: KeyedLimit<IpAddr>,
+    /// New rooms per name, and per client address.
+    new_room_by_name: KeyedLimit<String>,
+    new_room_by_client: KeyedLimit<IpAddr>,
     /// Who is in each room: canonical name → name, so sorted case-insensitively. Bounded
     /// by the open streams (and those within their leave grace) that put them there.
     presence: Mutex<HashMap<RoomName, BTreeMap<String, DisplayName>>>,
@@ -58,6 +62,12 @@ impl MemoryBroker {
             hub: Hub::new(limits.subscriber_buffer),
             post_limit: KeyedLimit::new(limits.post_rate, limits.post_burst, &clock),
             signin_limit: KeyedLimit::new(limits.signin_rate, limits.signin_burst, &clock),
+            new_room_by_name: KeyedLimit::new(limits.new_room_rate, limits.new_room_burst, &clock),
+            new_room_by_client: KeyedLimit::new(
+                limits.new_room_rate,
+                limits.new_room_burst,
+                &clock,
+            ),
             presence: Mutex::new(HashMap::new()),
             typing_limit: KeyedLimit::new(1.0 / limits.typing_throttle.as_secs_f64(), 1, &clock),
             limits: Limits {

@@ -23,14 +23,19 @@ async fn broker(limits: Limits) -> (MemoryBroker, Holder) {
     (broker, ann)
 }
 
+fn new_message(author: &Holder, room: &str, text: &str) -> NewMessage {
+    NewMessage {
+        room: RoomName::parse(room).unwrap(),
+        author: author.clone(),
+        text: MessageText::parse(text).unwrap(),
+        client_id: None,
+        client: IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
 async fn post(broker: &MemoryBroker, author: &Holder, room: &str, text: &str) {
     broker
-        .publish(NewMessage {
-            room: RoomName::parse(room).unwrap(),
-            author: author.clone(),
-            text: MessageText::parse(text).unwrap(),
-            client_id: None,
-        })
+        .publish(new_message(author, room, text))
         .await
         .unwrap();
 }
@@ -41,17 +46,85 @@ fn room_names(broker: &MemoryBroker) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn past_the_room_limit_the_least_recently_active_room_is_forgotten() {
-    let (broker, ann) = broker(limits()).await;
-    for room in ["a", "b", "c", "a", "d"] {
+async fn past_the_room_limit_a_new_room_is_refused_and_no_room_is_forgotten() {
+    let (broker, ann) = broker(Limits {
+        room_idle: Duration::from_secs(60),
+        ..limits()
+    })
+    .await;
+    for room in ["a", "b", "c", "a"] {
         post(&broker, &ann, room, "hi").await;
     }
-    assert_eq!(room_names(&broker), ["c", "a", "d"]);
+    let refused = broker.publish(new_message(&ann, "d", "hi")).await;
     assert!(
-        !broker
-            .lock()
-            .rooms
-            .contains_key(&RoomName::parse("b").unwrap())
+        matches!(refused, Err(BrokerError::RoomsFull)),
+        "{refused:?}"
+    );
+    assert_eq!(room_names(&broker), ["b", "c", "a"]);
+    post(&broker, &ann, "b", "still room for the old ones").await;
+
+    // A room gone idle makes room.
+    broker.clock.advance(Duration::from_secs(120));
+    post(&broker, &ann, "a", "back").await;
+    post(&broker, &ann, "d", "now there is room").await;
+    assert_eq!(room_names(&broker), ["a", "d"]);
+}
+
+#[tokio::test]
+async fn new_rooms_are_limited_per_name_and_per_address() {
+    let (broker, ann) = broker(Limits {
+        max_rooms: 100,
+        new_room_rate: 1.0 / 3600.0,
+        new_room_burst: 2,
+        ..limits()
+    })
+    .await;
+    post(&broker, &ann, "one", "hi").await;
+    post(&broker, &ann, "two", "hi").await;
+    let third = broker.publish(new_message(&ann, "three", "hi")).await;
+    assert!(
+        matches!(third, Err(BrokerError::RateLimited(_))),
+        "{third:?}"
+    );
+    post(&broker, &ann, "one", "an old room is no new one").await;
+
+    // Another name from the same address shares the address's limit; from another
+    // address it has its own.
+    let bob = Holder {
+        name: DisplayName::parse("bob").unwrap(),
+        session_id: "b".into(),
+    };
+    broker
+        .claim(&bob, None, IpAddr::from([127, 0, 0, 1]))
+        .await
+        .unwrap();
+    let same_address = broker.publish(new_message(&bob, "four", "hi")).await;
+    assert!(matches!(same_address, Err(BrokerError::RateLimited(_))));
+    let elsewhere = NewMessage {
+        client: IpAddr::from([192, 0, 2, 9]),
+        ..new_message(&bob, "four", "hi")
+    };
+    assert!(broker.publish(elsewhere).await.is_ok());
+}
+
+#[tokio::test]
+async fn past_the_byte_limit_the_room_written_to_gives_up_its_own_history_first() {
+    let (broker, ann) = broker(Limits {
+        max_rooms: 1000,
+        memory_bytes: 64 * 1024,
+        ..limits()
+    })
+    .await;
+    post(&broker, &ann, "quiet", "a message of a quiet room").await;
+    let text = "x".repeat(2000);
+    for _ in 0..200 {
+        post(&broker, &ann, "loud", &text).await;
+    }
+    let state = broker.lock();
+    assert!(state.bytes <= 64 * 1024, "{} bytes kept", state.bytes);
+    assert!(
+        state.rooms.contains_key(&RoomName::parse("quiet").unwrap()),
+        "the quiet room keeps its history"
     );
 }
 
@@ -92,30 +165,28 @@ async fn an_idle_room_is_forgotten_when_the_next_post_comes() {
 async fn a_session_that_does_not_hold_its_name_cannot_post() {
     let (broker, ann) = broker(limits()).await;
     broker.release(&ann).await.unwrap();
-    let result = broker
-        .publish(NewMessage {
-            room: RoomName::everyone(),
-            author: ann,
-            text: MessageText::parse("hi").unwrap(),
-            client_id: None,
-        })
-        .await;
+    let result = broker.publish(new_message(&ann, "everyone", "hi")).await;
     assert!(matches!(result, Err(BrokerError::Revoked)));
     assert!(broker.lock().rooms.is_empty());
 }
 
 #[tokio::test]
-async fn a_repeat_after_the_first_message_left_history_answers_with_its_id() {
+async fn a_repeat_answers_with_the_first_message_as_stored_and_none_once_it_is_gone() {
     let (broker, ann) = broker(limits()).await;
     let post = |text: &str, client_id: Option<&str>| NewMessage {
-        room: RoomName::everyone(),
-        author: ann.clone(),
-        text: MessageText::parse(text).unwrap(),
         client_id: client_id.map(str::to_owned),
+        ..new_message(&ann, "everyone", text)
     };
     let Published::New(first) = broker.publish(post("once", Some("c-1"))).await.unwrap() else {
         panic!("the first post is new");
     };
+    // Whatever the retry says, the answer is the first message as stored.
+    let again = broker
+        .publish(post("other text", Some("c-1")))
+        .await
+        .unwrap();
+    assert_eq!(again, Published::Repeat(first.clone()));
+
     for i in 0..limits().history + 5 {
         broker.publish(post(&format!("m{i}"), None)).await.unwrap();
     }
@@ -125,7 +196,6 @@ async fn a_repeat_after_the_first_message_left_history_answers_with_its_id() {
             .find(&RoomName::everyone(), first.id)
             .is_none()
     );
-
-    let again = broker.publish(post("once", Some("c-1"))).await.unwrap();
-    assert_eq!(again, Published::Repeat(first));
+    let gone = broker.publish(post("once", Some("c-1"))).await;
+    assert!(matches!(gone, Err(BrokerError::NotFound)), "{gone:?}");
 }

@@ -9,11 +9,14 @@
 //!
 //! **Scripts that would cross slots are split**, in this order, for a post: the
 //! idempotency record is read (a repeat is answered without counting against the
-//! limit); then the name's hold is checked and its limit counted (`lua/admit.lua`); then the
+//! limit); then the room index says whether the post makes a new room, and refuses it
+//! when the chat holds `CHAT_MAX_ROOMS` already (`lua/room_index.lua`), and the address's
+//! new-room limit is counted; then the name's hold is checked and its limits counted
+//! (`lua/admit.lua`); then the
 //! room's script checks the idempotency record again, appends, trims, and publishes with
 //! `SPUBLISH`, all in one step; then `WAIT 1` makes sure a replica has it before the post
 //! is answered `201`, so a failover cannot lose an accepted message; last, the room
-//! index is updated (and rooms trimmed from it deleted, each in its own slot). So a
+//! index is updated (no room ever taken out of it for the count). So a
 //! session whose name is taken over between the second step and the third can still get
 //! one post in: a window of one round trip, where one Redis has none.
 //!
@@ -92,18 +95,22 @@ impl RedisBroker {
         Ok(broker)
     }
 
-    /// Checks that the author still holds their name and counts the post limit.
-    pub(super) async fn admit(&self, author: &Holder) -> BrokerResult<()> {
-        let (outcome, reply): (i64, String) = self
-            .scripts
-            .admit
-            .call()
-            .key("hold", self.keys.name(&author.name))
-            .key("rate", self.keys.rate(&author.name))
+    /// Checks that the author still holds their name and counts the post limit, and for
+    /// a post that makes a `new_room`, the name's new-room limit.
+    pub(super) async fn admit(&self, author: &Holder, new_room: bool) -> BrokerResult<()> {
+        let mut call = self.scripts.admit.call();
+        call.key("hold", self.keys.name(&author.name))
+            .key("rate", self.keys.rate(&author.name));
+        if new_room {
+            call.key("new_room", self.keys.new_room_by_name(&author.name));
+        }
+        let (outcome, reply): (i64, String) = call
             .arg("session", &author.session_id)
             .arg("hold_ttl", self.name_idle_ms())
             .arg("rate_interval", interval_us(self.limits.post_rate))
             .arg("rate_burst", self.limits.post_burst)
+            .arg("new_room_interval", interval_us(self.limits.new_room_rate))
+            .arg("new_room_burst", self.limits.new_room_burst)
             .run(&self.connection, "admitting a post")
             .await?;
         match outcome {
@@ -111,6 +118,53 @@ impl RedisBroker {
             -1 => Err(BrokerError::Revoked),
             _ => Err(rate_limited(&reply)),
         }
+    }
+
+    /// Whether a post to `room` makes a new room, which the chat has room for
+    /// ([`BrokerError::RoomsFull`] if not); if so, counts the address's new-room limit.
+    /// (The room index's slot is another than the room's: a few posts racing to make
+    /// new rooms at the very limit may pass it by as many.)
+    async fn is_new_room(&self, room: &RoomName, client: std::net::IpAddr) -> BrokerResult<bool> {
+        let new: i64 = self
+            .scripts
+            .room_index
+            .call()
+            .key("rooms", self.keys.rooms())
+            .arg("room", room.as_str())
+            .arg("room_ttl", self.room_idle_ms())
+            .arg("max_rooms", self.limits.max_rooms)
+            .run(&self.connection, "checking the room index")
+            .await?;
+        match new {
+            0 => return Ok(false),
+            -3 => return Err(BrokerError::RoomsFull),
+            _ => {}
+        }
+        self.limit(
+            self.keys.new_room_by_client(client),
+            self.limits.new_room_rate,
+            self.limits.new_room_burst,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Takes a cell of the limit at `key` (`rate` per second, `burst` at once), or says
+    /// how long until one is free.
+    async fn limit(&self, key: String, rate: f64, burst: u32) -> BrokerResult<()> {
+        let wait: u64 = self
+            .scripts
+            .limit
+            .call()
+            .key("limit", key)
+            .arg("interval", interval_us(rate))
+            .arg("burst", burst)
+            .run(&self.connection, "counting a limit")
+            .await?;
+        if wait > 0 {
+            return Err(BrokerError::RateLimited(Duration::from_micros(wait)));
+        }
+        Ok(())
     }
 
     pub(super) async fn publish_on_cluster(&self, new: NewMessage) -> BrokerResult<Published> {
@@ -133,10 +187,11 @@ impl RedisBroker {
                 }
                 // A retry after a `503` for want of a replica: `201` only once one has it.
                 self.replicated(room).await?;
-                return self.published(0, prior, new);
+                return self.published(0, prior, new).await;
             }
         }
-        self.admit(author).await?;
+        let new_room = self.is_new_room(room, new.client).await?;
+        self.admit(author, new_room).await?;
         let mut call = self.scripts.cluster_post.call();
         self.append_args(&mut call, &new);
         self.idempotency_key(&mut call, &new);
@@ -153,7 +208,7 @@ impl RedisBroker {
             }
             replicated?;
         }
-        self.published(outcome, reply, new)
+        self.published(outcome, reply, new).await
     }
 
     /// Waits until a replica of the room's master has what it just stored, so that a
@@ -199,14 +254,14 @@ impl RedisBroker {
         Ok(())
     }
 
-    /// Adds the room to the room index at its new message's time, and deletes the rooms
-    /// that fall out of it.
+    /// Puts the room in the room index at its new message's time, and takes out the
+    /// rooms gone idle.
     async fn index(&self, room: &RoomName, id: &str) -> anyhow::Result<()> {
         let ms: u64 = id
             .split_once('-')
             .and_then(|(ms, _)| ms.parse().ok())
             .with_context(|| format!("a malformed id {id:?}"))?;
-        let trimmed: Vec<String> = self
+        let _: i64 = self
             .scripts
             .index
             .call()
@@ -214,21 +269,8 @@ impl RedisBroker {
             .arg("ms", ms)
             .arg("room", room.as_str())
             .arg("room_ttl", self.room_idle_ms())
-            .arg("max_rooms", self.limits.max_rooms)
             .run(&self.connection, "updating the room index")
             .await?;
-        for room in trimmed.iter().filter_map(|r| RoomName::parse(r).ok()) {
-            let _: () = self
-                .connection
-                .clone()
-                .del(&[
-                    self.keys.log(&room),
-                    self.keys.ids(&room),
-                    self.keys.state(&room),
-                ])
-                .await
-                .context("deleting a room trimmed from the index")?;
-        }
         Ok(())
     }
 
@@ -240,18 +282,12 @@ impl RedisBroker {
         previous: Option<&crate::message::DisplayName>,
         client: std::net::IpAddr,
     ) -> BrokerResult<Claim> {
-        let wait: u64 = self
-            .scripts
-            .signin
-            .call()
-            .key("signin", self.keys.signin(client))
-            .arg("signin_interval", interval_us(self.limits.signin_rate))
-            .arg("signin_burst", self.limits.signin_burst)
-            .run(&self.connection, "counting a sign-in")
-            .await?;
-        if wait > 0 {
-            return Err(BrokerError::RateLimited(Duration::from_micros(wait)));
-        }
+        self.limit(
+            self.keys.signin(client),
+            self.limits.signin_rate,
+            self.limits.signin_burst,
+        )
+        .await?;
         let granted: i64 = self
             .scripts
             .cluster_claim

@@ -4,9 +4,10 @@
 //! | --- | --- | --- |
 //! | `P:room:{room}:log`, `:ids`, `:state` | Stream, sorted set, hash | the room's log: its last `CHAT_HISTORY_LIMIT` messages and the changes to them, history's index and the messages' states (see `log.rs`); they expire after `CHAT_ROOM_IDLE_DAYS` without a post |
 //! | `P:room:{room}:live` | Pub/Sub channel | each log entry as it is stored, and join, leave, typing and presence |
-//! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS`; a room trimmed from it loses its log too |
-//! | `P:room:{room}:post:{session}:{client_id}` | string, 24 h | the first message of an idempotent post |
+//! | `P:rooms` | sorted set | room → time of its last message, at most `CHAT_MAX_ROOMS` (a post that would make one more is refused); a room idle past `CHAT_ROOM_IDLE_DAYS` leaves it as its keys expire |
+//! | `P:room:{room}:post:{session}:{client_id}` | string, 24 h | the id of an idempotent post's first message (never its text) |
 //! | `P:name:{name}`, `P:rate:{name}`, `P:signin:{address}` | strings with TTLs | a name's hold, its post limit, an address's sign-in limit (see `names.rs`) |
+//! | `P:newroom:{name}`, `P:newroom-from:{address}` | strings with TTLs | a name's and an address's new-room limits |
 //! | `P:room:{room}:here`, `:people`, `:names`, `:typing:{name}` | sorted sets, hash, string | who is in the room, per node (see `presence.rs`) |
 //!
 //! On a Redis Cluster (`REDIS_CLUSTER_URLS`), a room's name in its keys is a hash tag
@@ -78,6 +79,20 @@ impl Keys {
 
     pub(super) fn signin(&self, client: IpAddr) -> String {
         format!("{}:signin:{client}", self.prefix)
+    }
+
+    /// A name's new-room limit (in the name's slot on a cluster, beside its hold).
+    pub(super) fn new_room_by_name(&self, name: &DisplayName) -> String {
+        if self.tagged {
+            format!("{}:newroom", self.name(name))
+        } else {
+            format!("{}:newroom:{}", self.prefix, name.key())
+        }
+    }
+
+    /// A client address's new-room limit.
+    pub(super) fn new_room_by_client(&self, client: IpAddr) -> String {
+        format!("{}:newroom-from:{client}", self.prefix)
     }
 
     /// The prefix with its glob characters escaped, for `PSUBSCRIBE` and `SCAN` patterns.

@@ -61,7 +61,7 @@ impl RoomLog for RedisBroker {
         if self.cluster.is_some() {
             // The hold and the post limit are in the name's slot, not the room's: checked
             // and counted once, before the change, by themselves.
-            self.admit(&change.author).await?;
+            self.admit(&change.author, false).await?;
         }
         for _ in 0..CHANGE_ATTEMPTS {
             let (current, stored) = self.read_message(&change).await?;

@@ -1,15 +1,17 @@
 //! A post on one Redis: one script (`lua/publish.lua`) checks the hold, answers a
-//! repeated `client_id`, applies the post limit, appends, publishes and updates the room
-//! index, all in one round trip. So a revoked cookie can never post, N nodes share one
-//! limit per name, and a message is never stored without being published or published
-//! out of id order. (On a cluster the same takes three steps: [`cluster`](super::cluster).)
+//! repeated `client_id`, applies the post limit (and for a new room the room count and
+//! the new-room limits), appends, publishes and updates the room index, all in one round
+//! trip. So a revoked cookie can never post, N nodes share one limit per name, and a
+//! message is never stored without being published or published out of id order. (On a
+//! cluster the same takes more steps: [`cluster`](super::cluster).)
 
-use super::{RedisBroker, interval_us, lua::Call, rate_limited, unavailable};
+use super::{RedisBroker, interval_us, log::padded, lua::Call, parse, rate_limited, unavailable};
 use crate::{
-    message::{ChatMessage, MessageId},
+    message::{ChatMessage, MessageId, RoomName},
     server::broker::{BrokerError, BrokerResult, LOG_ENTRIES_PER_MESSAGE, NewMessage, Published},
 };
 use anyhow::anyhow;
+use redis::Value;
 
 /// How long a `client_id` is remembered.
 const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
@@ -22,18 +24,24 @@ impl RedisBroker {
         call.key("rooms", self.keys.rooms())
             .key("hold", self.keys.name(&author.name))
             .key("rate", self.keys.rate(&author.name))
+            .key("new_room_by_name", self.keys.new_room_by_name(&author.name))
+            .key(
+                "new_room_by_client",
+                self.keys.new_room_by_client(new.client),
+            )
             .arg("session", &author.session_id)
             .arg("hold_ttl", self.name_idle_ms())
             .arg("rate_interval", interval_us(self.limits.post_rate))
             .arg("rate_burst", self.limits.post_burst)
             .arg("room", room.as_str())
             .arg("max_rooms", self.limits.max_rooms)
-            .arg("room_prefix", format!("{}:room:", self.keys.prefix));
+            .arg("new_room_interval", interval_us(self.limits.new_room_rate))
+            .arg("new_room_burst", self.limits.new_room_burst);
         self.idempotency_key(&mut call, &new);
         let (outcome, reply): (i64, String) = call
             .run(&self.connection, "running the publish script")
             .await?;
-        self.published(outcome, reply, new)
+        self.published(outcome, reply, new).await
     }
 
     /// What every post's script reads first (`lua/append.lua`): the room's log keys and
@@ -60,33 +68,57 @@ impl RedisBroker {
         }
     }
 
-    /// A post script's answer as the post's outcome.
-    pub(super) fn published(
+    /// A post script's answer as the post's outcome: for a repeat, the first message
+    /// as it stands now (not found once deleted or trimmed away).
+    pub(super) async fn published(
         &self,
         outcome: i64,
         reply: String,
         new: NewMessage,
     ) -> BrokerResult<Published> {
-        let (id, text) = match outcome {
-            1 => (reply.as_str(), new.text.into_string()),
-            0 => {
-                let (id, text) = reply.split_once('\n').ok_or_else(|| {
-                    unavailable(anyhow!("malformed idempotency record {reply:?}"))
-                })?;
-                (id, text.to_owned())
+        match outcome {
+            1 => {
+                let id = parse_id(&reply)?;
+                let text = new.text.into_string();
+                let message = ChatMessage::new(id, new.room, new.author.name, text);
+                Ok(Published::New(message))
             }
-            -1 => return Err(BrokerError::Revoked),
-            -2 => return Err(rate_limited(&reply)),
-            other => return Err(unavailable(anyhow!("the publish script answered {other}"))),
-        };
-        let id: MessageId = id
-            .parse()
-            .map_err(|_| unavailable(anyhow!("Redis returned a malformed id {id:?}")))?;
-        let message = ChatMessage::new(id, new.room, new.author.name, text);
-        Ok(if outcome == 1 {
-            Published::New(message)
-        } else {
-            Published::Repeat(message)
-        })
+            // A record from before ids alone were kept holds "id\ntext": the id is first.
+            0 => {
+                let id = parse_id(reply.split('\n').next().unwrap_or_default())?;
+                let first = self.message(&new.room, id).await?;
+                first.map(Published::Repeat).ok_or(BrokerError::NotFound)
+            }
+            -1 => Err(BrokerError::Revoked),
+            -2 => Err(rate_limited(&reply)),
+            -3 => Err(BrokerError::RoomsFull),
+            other => Err(unavailable(anyhow!("the publish script answered {other}"))),
+        }
     }
+
+    /// The message `id` of `room` as it stands, if it is there (not deleted, nor trimmed).
+    pub(super) async fn message(
+        &self,
+        room: &RoomName,
+        id: MessageId,
+    ) -> BrokerResult<Option<ChatMessage>> {
+        let reply: Value = self
+            .scripts
+            .history
+            .call()
+            .key("ids", self.keys.ids(room))
+            .key("state", self.keys.state(room))
+            .key("log", self.keys.log(room))
+            .arg("bound", format!("[{}", padded(id)))
+            .arg("count", 1)
+            .run(&self.connection, "reading a message")
+            .await?;
+        let mut found = parse::history(room, reply).map_err(unavailable)?;
+        Ok(found.pop().filter(|message| message.id == id))
+    }
+}
+
+fn parse_id(raw: &str) -> BrokerResult<MessageId> {
+    raw.parse()
+        .map_err(|_| unavailable(anyhow!("Redis returned a malformed id {raw:?}")))
 }

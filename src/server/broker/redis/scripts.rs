@@ -27,7 +27,17 @@ const APPEND_ARGS: [&str; 7] = [
 
 static PUBLISH: Spec = Spec {
     lua: lua!("gcra.lua", "log.lua", "append.lua", "publish.lua"),
-    keys: &["log", "ids", "state", "rooms", "hold", "rate", "post?"],
+    keys: &[
+        "log",
+        "ids",
+        "state",
+        "rooms",
+        "hold",
+        "rate",
+        "new_room_by_name",
+        "new_room_by_client",
+        "post?",
+    ],
     args: &[
         APPEND_ARGS[0],
         APPEND_ARGS[1],
@@ -42,7 +52,8 @@ static PUBLISH: Spec = Spec {
         "rate_burst",
         "room",
         "max_rooms",
-        "room_prefix",
+        "new_room_interval",
+        "new_room_burst",
     ],
 };
 
@@ -54,14 +65,27 @@ static CLUSTER_POST: Spec = Spec {
 
 static ADMIT: Spec = Spec {
     lua: lua!("gcra.lua", "admit.lua"),
-    keys: &["hold", "rate"],
-    args: &["session", "hold_ttl", "rate_interval", "rate_burst"],
+    keys: &["hold", "rate", "new_room?"],
+    args: &[
+        "session",
+        "hold_ttl",
+        "rate_interval",
+        "rate_burst",
+        "new_room_interval",
+        "new_room_burst",
+    ],
+};
+
+static ROOM_INDEX: Spec = Spec {
+    lua: lua!("room_index.lua"),
+    keys: &["rooms"],
+    args: &["room", "room_ttl", "max_rooms"],
 };
 
 static INDEX: Spec = Spec {
     lua: lua!("index.lua"),
     keys: &["rooms"],
-    args: &["ms", "room", "room_ttl", "max_rooms"],
+    args: &["ms", "room", "room_ttl"],
 };
 
 static CHANGE: Spec = Spec {
@@ -99,10 +123,10 @@ static CLUSTER_CLAIM: Spec = Spec {
     args: &["session", "hold_ttl"],
 };
 
-static SIGNIN: Spec = Spec {
-    lua: lua!("gcra.lua", "signin.lua"),
-    keys: &["signin"],
-    args: &["signin_interval", "signin_burst"],
+static LIMIT: Spec = Spec {
+    lua: lua!("gcra.lua", "limit.lua"),
+    keys: &["limit"],
+    args: &["interval", "burst"],
 };
 
 static TOUCH: Spec = Spec {
@@ -159,12 +183,13 @@ pub(super) struct Scripts {
     pub publish: Script,
     pub cluster_post: Script,
     pub admit: Script,
+    pub room_index: Script,
     pub index: Script,
     pub change: Script,
     pub history: Script,
     pub claim: Script,
     pub cluster_claim: Script,
-    pub signin: Script,
+    pub limit: Script,
     pub touch: Script,
     pub enter: Script,
     pub leave: Script,
@@ -179,12 +204,13 @@ impl Scripts {
             publish: load(&PUBLISH),
             cluster_post: load(&CLUSTER_POST),
             admit: load(&ADMIT),
+            room_index: load(&ROOM_INDEX),
             index: load(&INDEX),
             change: load(&CHANGE),
             history: load(&HISTORY),
             claim: load(&CLAIM),
             cluster_claim: load(&CLUSTER_CLAIM),
-            signin: load(&SIGNIN),
+            limit: load(&LIMIT),
             touch: load(&TOUCH),
             enter: load(&ENTER),
             leave: load(&LEAVE),
@@ -220,12 +246,13 @@ mod tests {
             &PUBLISH,
             &CLUSTER_POST,
             &ADMIT,
+            &ROOM_INDEX,
             &INDEX,
             &CHANGE,
             &HISTORY,
             &CLAIM,
             &CLUSTER_CLAIM,
-            &SIGNIN,
+            &LIMIT,
             &TOUCH,
             &ENTER,
             &LEAVE,
