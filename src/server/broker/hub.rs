@@ -92,6 +92,7 @@ impl Hub {
             // Shutting down: a subscription that ends at once.
             return Subscription {
                 receiver: broadcast::channel(1).1,
+                floor: None,
                 room: room.clone(),
                 hub: Arc::clone(self),
             };
@@ -102,6 +103,7 @@ impl Hub {
         });
         Subscription {
             receiver: channel.sender.subscribe(),
+            floor: None,
             room: room.clone(),
             hub: Arc::clone(self),
         }
@@ -182,6 +184,10 @@ impl Hub {
 /// A live subscription to one room. Dropping the last one of a room frees the room.
 pub struct Subscription {
     pub receiver: broadcast::Receiver<Delivery>,
+    /// The newest entry of the room's log when the subscription was made, where the bus
+    /// can tell it ([`super::Bus::subscribe`]): what a stream live from now must not
+    /// carry, though it may still be on its way to this node.
+    pub floor: Option<MessageId>,
     room: RoomName,
     hub: Arc<Hub>,
 }

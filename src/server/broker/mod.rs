@@ -307,7 +307,9 @@ pub trait Bus: Send + Sync + 'static {
     /// Subscribes to each room's live deliveries, from now on. Once it returns, this node
     /// receives the rooms' traffic (on a cluster, the rooms' shard channels are
     /// subscribed): so a caller may read the log after it and miss nothing, and what
-    /// arrives twice (in the log and live) is told apart by its id.
+    /// arrives twice (in the log and live) is told apart by its id. Where entries stored
+    /// before may still be on their way to this node (Redis), each subscription carries
+    /// the newest id stored when it was made (`floor`), for a stream live from now.
     async fn subscribe(&self, rooms: &[RoomName]) -> Vec<Subscription>;
 
     /// Whether the broker answers now.

@@ -174,10 +174,27 @@ impl Bus for RedisBroker {
     /// Subscribed in the hub first, then (on a cluster) to the rooms' shard channels: so
     /// whatever is published once this returns reaches the subscriptions. On one Redis
     /// the node's pattern subscription already covers every room.
+    ///
+    /// A message answered before the subscription may still be on its way through
+    /// Pub/Sub to this node, and would reach it: so, once subscribed, each room's newest
+    /// stored id is read (one round trip for all the rooms) and is the subscription's
+    /// floor. Without it (Redis did not answer), a stream live from now starts without.
     async fn subscribe(&self, rooms: &[RoomName]) -> Vec<Subscription> {
-        let subscriptions = rooms.iter().map(|room| self.hub.subscribe(room)).collect();
+        let mut subscriptions: Vec<Subscription> =
+            rooms.iter().map(|room| self.hub.subscribe(room)).collect();
         if let Some(cluster) = &self.cluster {
             cluster.shards.watch(rooms).await;
+        }
+        match self.store().newest(rooms).await {
+            Ok(floors) => {
+                for (subscription, floor) in subscriptions.iter_mut().zip(floors) {
+                    subscription.floor = floor;
+                }
+            }
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot read the rooms' newest ids"
+            ),
         }
         subscriptions
     }

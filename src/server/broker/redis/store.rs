@@ -41,6 +41,26 @@ impl Store {
         parse::entries(room, reply)
     }
 
+    /// Each room's newest log entry's id, all at once on the multiplexed connection.
+    pub(super) async fn newest(
+        &self,
+        rooms: &[RoomName],
+    ) -> anyhow::Result<Vec<Option<MessageId>>> {
+        let reads = rooms.iter().map(|room| async move {
+            let reply: Value = redis::cmd("XREVRANGE")
+                .arg(self.keys.log(room))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut self.connection.clone())
+                .await
+                .context("reading a room's newest entry")?;
+            Ok(parse::entries(room, reply)?.first().map(Entry::id))
+        });
+        futures::future::join_all(reads).await.into_iter().collect()
+    }
+
     /// The oldest retained log entry's id.
     pub(super) async fn oldest(&self, room: &RoomName) -> anyhow::Result<Option<MessageId>> {
         let reply: Value = redis::cmd("XRANGE")

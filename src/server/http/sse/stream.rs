@@ -66,7 +66,8 @@ pub struct Feed {
 
 impl Feed {
     /// A room resuming after `after`, if given, starts behind: its replay is read page by
-    /// page, like a lagging subscriber's.
+    /// page, like a lagging subscriber's. Without, it is live from now: from the newest
+    /// entry stored when it subscribed (its `floor`), even one still on its way here.
     pub fn new(
         room: RoomName,
         subscription: Subscription,
@@ -77,8 +78,8 @@ impl Feed {
         let id_prefix = many.then(|| Bytes::from(format!("id: {room}/")));
         Self {
             room,
+            last_sent: after.or(subscription.floor),
             subscription: Some(subscription),
-            last_sent: after,
             behind: after.is_some(),
             id_prefix,
             here,
