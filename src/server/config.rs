@@ -60,6 +60,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub subscriber_buffer: u32,
 
+    /// MiB that the live deliveries buffered for slow subscribers may take on this node,
+    /// over all rooms (one room may take an eighth): past it, an entry travels as its id
+    /// alone and each subscriber reads it from the log.
+    #[arg(long, env = "CHAT_SUBSCRIBER_BUFFER_MB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub subscriber_buffer_mb: u32,
+
     /// Posts per second each name may sustain, on all nodes together; 0 turns the limit
     /// off. Edits, deletes and reactions count as posts.
     #[arg(long, env = "CHAT_POST_RATE", default_value_t = 2.0, value_parser = rate(0.001, 1000.0))]
@@ -187,6 +194,7 @@ impl Config {
             room_idle: self.room_idle(),
             memory_bytes: self.memory_max_mb as usize * 1024 * 1024,
             subscriber_buffer: self.subscriber_buffer as usize,
+            subscriber_buffer_bytes: self.subscriber_buffer_mb as usize * 1024 * 1024,
             typing_throttle: Duration::from_millis(self.typing_throttle_ms),
         }
     }

@@ -4,18 +4,29 @@
 
 use super::{BrokerError, Claim, Holder};
 use crate::message::DisplayName;
-use anyhow::anyhow;
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Duration,
+};
 
-/// The most names held at once. A hold is about 100 bytes, so this bounds the map near
-/// 20 MiB; past it, expired holds are swept, and if none has expired a new sign-in
-/// answers 503 until one does (sign-ins are also limited per client address).
+/// The most names held at once. A hold is about 150 bytes with its place in the expiry
+/// index, so this bounds the holds near 30 MiB; past it, the idlest hold goes (an expired
+/// one first, as it is the idlest), so that a flood of sign-ins never locks anyone out:
+/// it can only free the names nobody has used for longest.
 pub const MAX_HOLDS: usize = 200_000;
 
-#[derive(Default)]
 pub struct Holds {
     /// A name's key ([`DisplayName::key`]: look-alikes share it) → its hold.
     by_name: HashMap<String, Hold>,
+    /// Every hold by when it expires: the idlest first.
+    by_expiry: BTreeSet<(Duration, String)>,
+    capacity: usize,
+}
+
+impl Default for Holds {
+    fn default() -> Self {
+        Self::with_capacity(MAX_HOLDS)
+    }
 }
 
 struct Hold {
@@ -24,8 +35,33 @@ struct Hold {
 }
 
 impl Holds {
+    /// Holds for at most `capacity` names.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            by_name: HashMap::new(),
+            by_expiry: BTreeSet::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Puts (or replaces) a name's hold, in both maps.
+    fn put(&mut self, key: String, hold: Hold) {
+        if let Some(old) = self.by_name.remove(&key) {
+            self.by_expiry.remove(&(old.expires, key.clone()));
+        }
+        self.by_expiry.insert((hold.expires, key.clone()));
+        self.by_name.insert(key, hold);
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.by_name.remove(key) {
+            self.by_expiry.remove(&(old.expires, key.to_owned()));
+        }
+    }
+
     /// Claims `holder.name` for its session unless another live session holds it, and
-    /// releases `previous` when the session held it and it is another name.
+    /// releases `previous` when the session held it and it is another name. When the
+    /// holds are full, the idlest one goes to make room.
     pub fn claim(
         &mut self,
         holder: &Holder,
@@ -40,15 +76,12 @@ impl Holds {
         {
             return Ok(Claim::Taken);
         }
-        if self.by_name.len() >= MAX_HOLDS && !self.by_name.contains_key(&key) {
-            self.by_name.retain(|_, hold| hold.expires > now);
-            if self.by_name.len() >= MAX_HOLDS {
-                return Err(BrokerError::Unavailable(anyhow!(
-                    "{MAX_HOLDS} names are held; no room for another"
-                )));
+        if self.by_name.len() >= self.capacity && !self.by_name.contains_key(&key) {
+            if let Some((_, idlest)) = self.by_expiry.first().cloned() {
+                self.remove(&idlest);
             }
         }
-        self.by_name.insert(
+        self.put(
             key.clone(),
             Hold {
                 session_id: holder.session_id.clone(),
@@ -74,15 +107,20 @@ impl Holds {
             .get(&key)
             .is_some_and(|hold| hold.session_id == holder.session_id)
         {
-            self.by_name.remove(&key);
+            self.remove(&key);
         }
     }
 
     /// Whether the session holds its name now; if so, the hold is extended.
     pub fn touch(&mut self, holder: &Holder, idle: Duration, now: Duration) -> bool {
-        match self.by_name.get_mut(&holder.name.key()) {
+        let key = holder.name.key();
+        match self.by_name.get(&key) {
             Some(hold) if hold.session_id == holder.session_id && hold.expires > now => {
-                hold.expires = now + idle;
+                let hold = Hold {
+                    session_id: hold.session_id.clone(),
+                    expires: now + idle,
+                };
+                self.put(key, hold);
                 true
             }
             _ => false,
@@ -102,6 +140,34 @@ mod tests {
     }
 
     const IDLE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn when_full_the_idlest_hold_goes_and_signing_in_still_works() {
+        let mut holds = Holds::with_capacity(3);
+        let at = |secs| Duration::from_secs(secs);
+        for (i, name) in ["ann", "bob", "cy"].into_iter().enumerate() {
+            holds
+                .claim(&holder(name, name), None, IDLE, at(i as u64))
+                .unwrap();
+        }
+        // Bob used his name since: Ann is the idlest now.
+        assert!(holds.touch(&holder("bob", "bob"), IDLE, at(10)));
+        assert_eq!(
+            holds
+                .claim(&holder("dee", "dee"), None, IDLE, at(11))
+                .unwrap(),
+            Claim::Granted,
+            "a full table never refuses a sign-in"
+        );
+        assert!(
+            !holds.touch(&holder("ann", "ann"), IDLE, at(12)),
+            "the idlest went"
+        );
+        for name in ["bob", "cy", "dee"] {
+            assert!(holds.touch(&holder(name, name), IDLE, at(12)), "{name}");
+        }
+        assert_eq!((holds.by_name.len(), holds.by_expiry.len()), (3, 3));
+    }
 
     #[test]
     fn a_name_is_held_by_one_session_compared_case_insensitively() {

@@ -15,7 +15,7 @@ use crate::{
 };
 use bytes::Bytes;
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
@@ -42,16 +42,39 @@ pub enum Delivery {
     Person {
         frame: Bytes,
     },
+    /// A log entry whose frame would have taken the buffers past their budget: only its
+    /// id travels, and each subscriber reads the entry from the log, as after a lag.
+    /// `previous` is the entry dispatched to the room before it (where a stream that has
+    /// sent nothing yet catches up from).
+    Skipped {
+        id: MessageId,
+        previous: MessageId,
+    },
 }
 
 impl Delivery {
+    /// The frame to write; a skipped entry has none (it is read from the log).
     pub fn frame(&self) -> &Bytes {
+        static NONE: Bytes = Bytes::new();
         match self {
             Delivery::Entry { frame, .. }
             | Delivery::Resync { frame }
             | Delivery::Person { frame } => frame,
+            Delivery::Skipped { .. } => &NONE,
         }
     }
+
+    /// What a buffered delivery keeps: its frame and about as much again for the rest.
+    fn weight(&self) -> usize {
+        self.frame().len() + 96
+    }
+}
+
+/// The bytes the hub's buffers may hold on this node, over all rooms and in any one.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub total: usize,
+    pub per_room: usize,
 }
 
 struct RoomChannel {
@@ -60,6 +83,44 @@ struct RoomChannel {
     /// which makes it safe for the Redis broker to replay a range after a reconnect while
     /// the same messages may also arrive through Pub/Sub.
     last_id: Option<MessageId>,
+    /// The weights of what the channel's ring may still hold, oldest first: a broadcast
+    /// channel keeps its last `capacity` values until they are written over.
+    held: VecDeque<usize>,
+    bytes: usize,
+}
+
+/// The channels, and the bytes they hold together.
+#[derive(Default)]
+struct Rooms {
+    map: HashMap<RoomName, RoomChannel>,
+    bytes: usize,
+}
+
+impl Rooms {
+    /// Sends `delivery` to `room`'s channel, counting what its ring holds after.
+    fn send(&mut self, room: &RoomName, delivery: Delivery, capacity: usize) {
+        let Some(channel) = self.map.get_mut(room) else {
+            return;
+        };
+        if channel.held.len() >= capacity
+            && let Some(old) = channel.held.pop_front()
+        {
+            channel.bytes -= old;
+            self.bytes -= old;
+        }
+        let weight = delivery.weight();
+        channel.held.push_back(weight);
+        channel.bytes += weight;
+        self.bytes += weight;
+        // An error only means that every receiver has just gone away.
+        let _ = channel.sender.send(delivery);
+    }
+
+    fn remove(&mut self, room: &RoomName) {
+        if let Some(channel) = self.map.remove(room) {
+            self.bytes -= channel.bytes;
+        }
+    }
 }
 
 /// The rooms with subscribers on this node.
@@ -67,22 +128,39 @@ struct RoomChannel {
 /// A std `Mutex`, not tokio's: it is held only for map look-ups and a non-blocking
 /// `broadcast::send`, never across an `.await`.
 pub struct Hub {
-    rooms: Mutex<HashMap<RoomName, RoomChannel>>,
+    rooms: Mutex<Rooms>,
     /// Deliveries buffered per room before the slowest subscriber lags. A subscriber that
     /// lags catches up from the broker's history (or gets a `resync`): it never slows the
     /// sender or the other subscribers, and it never silently skips a message.
     capacity: usize,
+    /// And the bytes their frames may take: past it an entry travels as its id alone
+    /// ([`Delivery::Skipped`]), and its subscribers read it from the log. (So a room's
+    /// buffer holds at most its budget plus about 100 bytes a place.)
+    budget: Budget,
     /// Set by [`Hub::close`] at shutdown.
     closed: AtomicBool,
 }
 
 impl Hub {
-    pub fn new(capacity: usize) -> Arc<Self> {
+    pub fn new(capacity: usize, budget: Budget) -> Arc<Self> {
         Arc::new(Self {
-            rooms: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(Rooms::default()),
             capacity: capacity.max(1),
+            budget,
             closed: AtomicBool::new(false),
         })
+    }
+
+    /// What the buffers hold now, in bytes.
+    #[cfg(test)]
+    fn buffered_bytes(&self) -> usize {
+        self.rooms.lock().expect("hub lock poisoned").bytes
+    }
+
+    #[cfg(test)]
+    fn bytes_of(&self, room: &RoomName) -> usize {
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        rooms.map.get(room).map_or(0, |channel| channel.bytes)
     }
 
     /// Subscribes to a room's live deliveries, from this moment on.
@@ -97,10 +175,15 @@ impl Hub {
                 hub: Arc::clone(self),
             };
         }
-        let channel = rooms.entry(room.clone()).or_insert_with(|| RoomChannel {
-            sender: broadcast::channel(self.capacity).0,
-            last_id: None,
-        });
+        let channel = rooms
+            .map
+            .entry(room.clone())
+            .or_insert_with(|| RoomChannel {
+                sender: broadcast::channel(self.capacity).0,
+                last_id: None,
+                held: VecDeque::new(),
+                bytes: 0,
+            });
         Subscription {
             receiver: channel.sender.subscribe(),
             floor: None,
@@ -111,44 +194,59 @@ impl Hub {
 
     /// Delivers a log entry (a message, or a change to one) to the room's subscribers on
     /// this node, if it has any and the entry is newer than the last one delivered there.
-    /// Returns whether it was sent.
+    /// Returns whether it was sent. Its frame is buffered only within the budget, in the
+    /// room and in all: past it, its id alone goes out (not for a room's first entry,
+    /// which a stream would have nothing to catch up from).
     pub fn dispatch(&self, entry: &Entry) -> bool {
         let mut rooms = self.rooms.lock().expect("hub lock poisoned");
-        let Some(channel) = rooms.get_mut(entry.room()) else {
+        let total = rooms.bytes;
+        let Some(channel) = rooms.map.get_mut(entry.room()) else {
             return false;
         };
         let id = entry.id();
         if channel.last_id.is_some_and(|last| id <= last) {
             return false;
         }
-        channel.last_id = Some(id);
-        let delivery = Delivery::Entry {
-            id,
-            frame: entry.frame(),
-            room_frame: Arc::new(OnceLock::new()),
+        let previous = channel.last_id.replace(id);
+        let frame = entry.frame();
+        let freed = match channel.held.front() {
+            Some(&oldest) if channel.held.len() >= self.capacity => oldest,
+            _ => 0,
         };
-        // An error only means that every receiver has just gone away.
-        let _ = channel.sender.send(delivery);
+        let fits = |held: usize, budget: usize| held - freed + frame.len() + 96 <= budget;
+        let delivery = match previous {
+            Some(previous)
+                if !fits(channel.bytes, self.budget.per_room)
+                    || !fits(total, self.budget.total) =>
+            {
+                Delivery::Skipped { id, previous }
+            }
+            _ => Delivery::Entry {
+                id,
+                frame,
+                room_frame: Arc::new(OnceLock::new()),
+            },
+        };
+        rooms.send(entry.room(), delivery, self.capacity);
         true
     }
 
     /// Tells every subscriber of a room to reload its history.
     pub fn resync(&self, room: &RoomName, oldest: Option<MessageId>) {
-        let rooms = self.rooms.lock().expect("hub lock poisoned");
-        if let Some(channel) = rooms.get(room) {
-            let _ = channel.sender.send(Delivery::Resync {
-                frame: resync_frame(room, oldest),
-            });
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        if rooms.map.contains_key(room) {
+            let frame = resync_frame(room, oldest);
+            rooms.send(room, Delivery::Resync { frame }, self.capacity);
         }
     }
 
     /// Tells every subscriber of a room that someone joined, left or is typing.
     pub fn person(&self, kind: PersonEventKind, room: &RoomName, name: &DisplayName) {
-        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
         // Encoded only where someone listens (a short JSON, under the lock).
-        if let Some(channel) = rooms.get(room) {
+        if rooms.map.contains_key(room) {
             let frame = person_frame(kind, room, name);
-            let _ = channel.sender.send(Delivery::Person { frame });
+            rooms.send(room, Delivery::Person { frame }, self.capacity);
         }
     }
 
@@ -156,9 +254,9 @@ impl Hub {
     /// joins or leaves).
     pub fn presence(&self, presence: &Presence) {
         let frame = presence_frame(presence);
-        let rooms = self.rooms.lock().expect("hub lock poisoned");
-        if let Some(channel) = rooms.get(&presence.room) {
-            let _ = channel.sender.send(Delivery::Person { frame });
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        if rooms.map.contains_key(&presence.room) {
+            rooms.send(&presence.room, Delivery::Person { frame }, self.capacity);
         }
     }
 
@@ -166,6 +264,7 @@ impl Hub {
     pub fn active_rooms(&self) -> Vec<(RoomName, Option<MessageId>)> {
         let rooms = self.rooms.lock().expect("hub lock poisoned");
         rooms
+            .map
             .iter()
             .map(|(room, channel)| (room.clone(), channel.last_id))
             .collect()
@@ -177,7 +276,7 @@ impl Hub {
     pub fn close(&self) {
         let mut rooms = self.rooms.lock().expect("hub lock poisoned");
         self.closed.store(true, Ordering::Release);
-        rooms.clear();
+        *rooms = Rooms::default();
     }
 }
 
@@ -197,6 +296,7 @@ impl Drop for Subscription {
         let mut rooms = self.hub.rooms.lock().expect("hub lock poisoned");
         // `self.receiver` is still alive here, so 1 means "only us".
         if rooms
+            .map
             .get(&self.room)
             .is_some_and(|c| c.sender.receiver_count() <= 1)
         {
@@ -231,7 +331,13 @@ mod tests {
 
     #[test]
     fn person_events_are_named_events_without_an_id() {
-        let hub = Hub::new(8);
+        let hub = Hub::new(
+            8,
+            Budget {
+                total: 1 << 20,
+                per_room: 1 << 20,
+            },
+        );
         let room = RoomName::everyone();
         let mut sub = hub.subscribe(&room);
         let ann = DisplayName::parse("Ann").unwrap();
@@ -247,7 +353,13 @@ mod tests {
 
     #[test]
     fn dispatch_drops_messages_not_newer_than_the_last_one() {
-        let hub = Hub::new(8);
+        let hub = Hub::new(
+            8,
+            Budget {
+                total: 1 << 20,
+                per_room: 1 << 20,
+            },
+        );
         let room = RoomName::everyone();
         let mut sub = hub.subscribe(&room);
         assert!(hub.dispatch(&message(&room, 2)));
@@ -257,15 +369,73 @@ mod tests {
         let ids: Vec<_> = std::iter::from_fn(|| sub.receiver.try_recv().ok())
             .map(|d| match d {
                 Delivery::Entry { id, .. } => id.ms,
-                Delivery::Resync { .. } | Delivery::Person { .. } => 0,
+                Delivery::Resync { .. } | Delivery::Person { .. } | Delivery::Skipped { .. } => 0,
             })
             .collect();
         assert_eq!(ids, [2, 3]);
     }
 
     #[test]
+    fn past_the_byte_budget_an_entry_travels_as_its_id_and_the_buffers_stay_within_it() {
+        let budget = Budget {
+            total: 4_000,
+            per_room: 2_500,
+        };
+        let capacity = 16;
+        let hub = Hub::new(capacity, budget);
+        // What an id alone weighs, at most one per place in a room's buffer.
+        let markers = capacity * 96;
+        let (one, two) = (
+            RoomName::parse("one").unwrap(),
+            RoomName::parse("two").unwrap(),
+        );
+        let (mut sub_one, _sub_two) = (hub.subscribe(&one), hub.subscribe(&two));
+        let big = |room: &RoomName, ms: u64| {
+            Entry::Message(ChatMessage::new(
+                MessageId::new(ms, 0),
+                room.clone(),
+                DisplayName::parse("ann").unwrap(),
+                "x".repeat(900),
+            ))
+        };
+        for ms in 1..=10 {
+            assert!(hub.dispatch(&big(&one, ms)));
+            let held = hub.bytes_of(&one);
+            assert!(held <= budget.per_room + markers, "{held}");
+        }
+        for ms in 11..=20 {
+            assert!(hub.dispatch(&big(&two, ms)));
+        }
+        let held = hub.buffered_bytes();
+        assert!(held <= budget.total + 2 * markers, "{held}");
+        let kinds: Vec<&str> = std::iter::from_fn(|| sub_one.receiver.try_recv().ok())
+            .map(|d| match d {
+                Delivery::Entry { .. } => "frame",
+                Delivery::Skipped { previous, id } => {
+                    assert_eq!(previous.ms + 1, id.ms, "it says which came before it");
+                    "id"
+                }
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            kinds.len(),
+            10,
+            "every entry goes out, one way or the other"
+        );
+        assert_eq!(kinds[0], "frame", "a room's first entry always goes whole");
+        assert!(kinds.contains(&"id"), "{kinds:?}");
+    }
+
+    #[test]
     fn closing_ends_every_subscription_after_what_it_already_holds() {
-        let hub = Hub::new(8);
+        let hub = Hub::new(
+            8,
+            Budget {
+                total: 1 << 20,
+                per_room: 1 << 20,
+            },
+        );
         let room = RoomName::everyone();
         let mut open = hub.subscribe(&room);
         assert!(hub.dispatch(&message(&room, 1)));
@@ -288,7 +458,13 @@ mod tests {
 
     #[test]
     fn a_room_is_freed_when_its_last_subscriber_leaves() {
-        let hub = Hub::new(8);
+        let hub = Hub::new(
+            8,
+            Budget {
+                total: 1 << 20,
+                per_room: 1 << 20,
+            },
+        );
         let room = RoomName::everyone();
         let first = hub.subscribe(&room);
         let second = hub.subscribe(&room);

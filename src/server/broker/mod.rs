@@ -182,6 +182,9 @@ pub struct Limits {
     /// Live deliveries buffered per room before a slow subscriber catches up from the
     /// log (`CHAT_SUBSCRIBER_BUFFER`).
     pub subscriber_buffer: usize,
+    /// And the bytes they may take on this node, over all rooms
+    /// (`CHAT_SUBSCRIBER_BUFFER_MB`); one room may take an eighth of it.
+    pub subscriber_buffer_bytes: usize,
     /// A person's `typing` fans out at most once per room in this long, on all nodes
     /// together ([`TYPING_THROTTLE_MS`](crate::awareness::TYPING_THROTTLE_MS) unless a
     /// test says otherwise).
@@ -205,7 +208,18 @@ impl Limits {
             room_idle: Duration::from_secs(3600),
             memory_bytes: 1 << 20,
             subscriber_buffer: 8,
+            subscriber_buffer_bytes: 1 << 20,
             typing_throttle: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Limits {
+    /// The hub's byte budget: all of it over the rooms, an eighth in any one.
+    fn buffer_budget(&self) -> hub::Budget {
+        hub::Budget {
+            total: self.subscriber_buffer_bytes,
+            per_room: (self.subscriber_buffer_bytes / 8).max(64 * 1024),
         }
     }
 }

@@ -14,6 +14,7 @@ contract!(
     a_room_of_mentions_and_links_makes_a_page_of_bounded_size,
     a_repeat_answers_with_the_first_message_as_stored_and_never_a_deleted_text,
     a_stream_live_from_now_carries_nothing_answered_before_it_opened,
+    past_the_buffers_budget_every_message_still_arrives_once_in_order,
 );
 
 async fn api_answers_are_never_stored_by_a_cache(kind: BrokerKind) {
@@ -242,4 +243,27 @@ async fn a_stream_live_from_now_carries_nothing_answered_before_it_opened(kind: 
         carried.is_empty(),
         "live from now, yet it carried {carried:?}"
     );
+}
+
+async fn past_the_buffers_budget_every_message_still_arrives_once_in_order(kind: BrokerKind) {
+    // 1 MiB over all rooms: an eighth of it, 128 KiB, for this room's buffer, which
+    // the messages below pass about twice over before the stream reads any of them.
+    let app = spawn_app_with(kind, |c| {
+        c.subscriber_buffer_mb = 1;
+        c.post_rate = 0.0;
+    })
+    .await;
+    let ann = app.signed_in("ann").await;
+    let first = app.say(&ann, "big", "the first").await;
+    let mut stream = app.events("big", Some(&first.id.to_string())).await;
+    let mut said = Vec::new();
+    for i in 0..120 {
+        let text = format!("{i:03} {}", "y".repeat(1990));
+        said.push(app.say(&ann, "big", &text).await);
+    }
+    let got = stream.messages(said.len()).await;
+    assert_eq!(got, said, "every message once, in order");
+    stream
+        .assert_quiet(std::time::Duration::from_millis(300))
+        .await;
 }

@@ -59,7 +59,7 @@ impl MemoryBroker {
     pub fn with_clock(limits: Limits, clock: Clock) -> Self {
         Self {
             state: Mutex::new(State::default()),
-            hub: Hub::new(limits.subscriber_buffer),
+            hub: Hub::new(limits.subscriber_buffer, limits.buffer_budget()),
             post_limit: KeyedLimit::new(limits.post_rate, limits.post_burst, &clock),
             signin_limit: KeyedLimit::new(limits.signin_rate, limits.signin_burst, &clock),
             new_room_by_name: KeyedLimit::new(limits.new_room_rate, limits.new_room_burst, &clock),

@@ -136,7 +136,7 @@ impl RedisBroker {
                 prefix: prefix.to_owned(),
                 tagged: sharded,
             },
-            hub: Hub::new(limits.subscriber_buffer),
+            hub: Hub::new(limits.subscriber_buffer, limits.buffer_budget()),
             limits: Limits {
                 history: limits.history.max(1),
                 max_rooms: limits.max_rooms.max(1),

@@ -278,6 +278,15 @@ impl EventStream {
                 }
                 // Awareness of a room the stream is not here in: not this stream's.
                 Ok(Delivery::Person { .. }) if !feed.here => {}
+                // An entry whose frame did not fit the buffers: read from the log, from
+                // the last one written here (or the one before it, if none was).
+                Ok(Delivery::Skipped { id, previous }) => {
+                    if feed.last_sent.is_none_or(|last| id > last) {
+                        feed.last_sent.get_or_insert(previous);
+                        feed.behind = true;
+                        break;
+                    }
+                }
                 Ok(delivery) => {
                     others += 1;
                     out.push(delivery.frame());
