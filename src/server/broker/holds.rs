@@ -76,10 +76,11 @@ impl Holds {
         {
             return Ok(Claim::Taken);
         }
-        if self.by_name.len() >= self.capacity && !self.by_name.contains_key(&key) {
-            if let Some((_, idlest)) = self.by_expiry.first().cloned() {
-                self.remove(&idlest);
-            }
+        if self.by_name.len() >= self.capacity
+            && !self.by_name.contains_key(&key)
+            && let Some((_, idlest)) = self.by_expiry.first().cloned()
+        {
+            self.remove(&idlest);
         }
         self.put(
             key.clone(),
