@@ -65,7 +65,7 @@ pub struct EditBody {
 pub const MAX_EMOJI_PER_MESSAGE: usize = 20;
 /// The most reactions (names, over all its emoji) one message holds, so that a message's
 /// size, and the `update` frame sent for each reaction, stay bounded in a large room.
-pub const MAX_REACTIONS_PER_MESSAGE: usize = 1000;
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 200;
 /// The reaction bar's emoji, offered under every message.
 pub const QUICK_REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "🎉", "😮", "🙏"];
 

@@ -122,9 +122,32 @@ pub enum Changed {
 pub enum After {
     /// The id is retained: up to the asked number of the log entries after it (messages
     /// and changes), oldest first.
-    Entries(Vec<Entry>),
+    Entries(Page),
     /// The id is unknown or no longer retained: the client must reload history.
     Resync { oldest: Option<MessageId> },
+}
+
+/// A page of the log entries after an id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The entries to send, oldest first. Fewer than were read, when some were of no use
+    /// any more (an update of a message deleted since, which its delete follows).
+    pub entries: Vec<Entry>,
+    /// The id of the last entry read, sent or not: where the next page starts.
+    pub last: Option<MessageId>,
+    /// Whether as many entries were read as were asked for: the log may hold more.
+    pub full: bool,
+}
+
+impl Page {
+    /// A page of the entries read, all of use; `asked` is how many were asked for.
+    pub fn of(entries: Vec<Entry>, asked: usize) -> Self {
+        Self {
+            last: entries.last().map(Entry::id),
+            full: entries.len() >= asked,
+            entries,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

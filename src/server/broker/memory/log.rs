@@ -6,7 +6,7 @@ use crate::{
     message::{ChatMessage, Deleted, MessageId, RoomName, RoomSummary, rfc3339_millis},
     server::broker::{
         After, BrokerError, BrokerResult, Change, Changed, Holder, LOG_ENTRIES_PER_MESSAGE, Limits,
-        NewMessage, Published, ROOM_LIST_LIMIT, RoomLog,
+        NewMessage, Page, Published, ROOM_LIST_LIMIT, RoomLog,
         changes::{self, Outcome},
         holds::Holds,
         log::Entry,
@@ -334,9 +334,10 @@ impl RoomLog for MemoryBroker {
             return Ok(After::Resync { oldest: None });
         };
         match log.binary_search_by(|e| e.id().cmp(&after)) {
-            Ok(index) => Ok(After::Entries(
+            Ok(index) => Ok(After::Entries(Page::of(
                 log.range(index + 1..).take(limit).cloned().collect(),
-            )),
+                limit,
+            ))),
             Err(_) => Ok(After::Resync {
                 oldest: log.front().map(Entry::id),
             }),

@@ -2,11 +2,11 @@
 
 use super::{
     CLOCK_SKEW_MS, COMMAND_TIMEOUT, LISTENER_PING_EVERY, ListenerState, RECONNECT_MAX,
-    RECONNECT_MIN, Store, now_ms, parse, presence,
+    RECONNECT_MIN, Store, now_ms, parse, parse::Raw, presence,
 };
 use crate::{
     message::{MessageId, RoomName},
-    server::broker::{hub::Hub, log::Entry},
+    server::broker::hub::Hub,
 };
 use anyhow::Context;
 use futures::StreamExt;
@@ -139,17 +139,18 @@ pub(super) async fn catch_up(
         let from = last.unwrap_or(MessageId::new(floor, 0));
         // Bounded by the stream's MAXLEN: this runs per room open on this node after a
         // reconnect, not on a client's request.
-        let entries = store.range_from(&room, from, None).await?;
-        let retained = entries.first().is_some_and(|e| e.id() == from);
+        let raws = store.range_from(&room, from, None).await?;
+        let retained = raws.first().is_some_and(|e| e.id() == from);
         if let Some(last) = last
             && !retained
-            && !entries.is_empty()
+            && !raws.is_empty()
             && store.max_deleted(&room).await?.is_some_and(|d| d > last)
         {
             tracing::warn!(%room, "missed messages are no longer retained; resyncing the room");
-            hub.resync(&room, entries.first().map(Entry::id));
+            hub.resync(&room, raws.first().map(Raw::id));
             continue;
         }
+        let entries = store.resolve(&room, &raws).await?;
         let missed = entries.iter().filter(|m| hub.dispatch(m)).count();
         if missed > 0 {
             metrics::counter!("chat_broker_caught_up_total").increment(missed as u64);

@@ -3,9 +3,9 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P:room:{room}:log` | Stream | every entry since the oldest of the newest `CHAT_HISTORY_LIMIT` messages, at most 4 per message kept: a message (`s` sender, `t` text; the entry id is the message id), an update (`u`: the message as it then stood, JSON) or a delete (`d`: the message id) |
+//! | `P:room:{room}:log` | Stream | every entry since the oldest of the newest `CHAT_HISTORY_LIMIT` messages, at most 4 per message kept: a message (`s` sender, `t` text; the entry id is the message id), an update (`r`: the message's id; `u`, from before: the message as it then stood, JSON) or a delete (`d`: the message id) |
 //! | `P:room:{room}:ids` | sorted set, all scores 0 | the ids of the messages in the log that are not deleted, zero-padded so that they sort as ids: history's index |
-//! | `P:room:{room}:state` | hash | message id → the message as it stands (JSON), for those that changed |
+//! | `P:room:{room}:state` | hash | message id → the message as it stands (JSON), for those that changed: an update is replayed with it |
 //!
 //! History is one script, one round trip however many changes there were: the page's ids
 //! from the index, then each message's state, or its log entry if it never changed. Every
@@ -23,12 +23,16 @@
 //! change is read and applied again: so concurrent reactions from many nodes all count.
 //! Pub/Sub payloads: `u\n<entry id>\n<JSON>` and `d\n<entry id>\n<message id>`.
 
-use super::{RedisBroker, interval_us, parse, rate_limited, unavailable, with_default_room};
+use super::{
+    RedisBroker, interval_us,
+    parse::{self, Raw},
+    rate_limited, unavailable, with_default_room,
+};
 use crate::{
     message::{ChatMessage, MessageId, RoomName, RoomSummary, rfc3339_millis},
     server::broker::{
         After, BrokerError, BrokerResult, Change, Changed, LOG_ENTRIES_PER_MESSAGE, NewMessage,
-        Published, ROOM_LIST_LIMIT, RoomLog,
+        Page, Published, ROOM_LIST_LIMIT, RoomLog,
         changes::{self, Outcome},
         log::Entry,
     },
@@ -107,13 +111,19 @@ impl RoomLog for RedisBroker {
     }
 
     async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After> {
-        let entries = self
-            .store()
+        let store = self.store();
+        let raws = store
             .range_from(room, after, Some(limit.saturating_add(1)))
             .await
             .map_err(unavailable)?;
-        if entries.first().is_some_and(|first| first.id() == after) {
-            return Ok(After::Entries(entries[1..].to_vec()));
+        if raws.first().is_some_and(|first| first.id() == after) {
+            let read = &raws[1..];
+            let entries = store.resolve(room, read).await.map_err(unavailable)?;
+            return Ok(After::Entries(Page {
+                entries,
+                last: read.last().map(Raw::id),
+                full: read.len() >= limit,
+            }));
         }
         let oldest = self.store().oldest(room).await.map_err(unavailable)?;
         Ok(After::Resync { oldest })
@@ -192,7 +202,7 @@ impl RedisBroker {
             return Ok((message, state));
         }
         match parse::entries(room, entries).map_err(unavailable)?.pop() {
-            Some(Entry::Message(message)) => Ok((message, String::new())),
+            Some(Raw::Entry(Entry::Message(message))) => Ok((message, String::new())),
             _ => Err(BrokerError::NotFound),
         }
     }

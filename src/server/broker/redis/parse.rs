@@ -7,8 +7,25 @@ use crate::{
 use anyhow::{Context, anyhow, bail};
 use redis::Value;
 
-/// Parses an `XRANGE` reply into log entries.
-pub(super) fn entries(room: &RoomName, reply: Value) -> anyhow::Result<Vec<Entry>> {
+/// A log entry as the Stream holds it: whole, or an update that names its message,
+/// whose state (the message as it stands) is in the room's `state` hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Raw {
+    Entry(Entry),
+    Update { id: MessageId, of: MessageId },
+}
+
+impl Raw {
+    pub fn id(&self) -> MessageId {
+        match self {
+            Raw::Entry(entry) => entry.id(),
+            Raw::Update { id, .. } => *id,
+        }
+    }
+}
+
+/// Parses an `XRANGE` reply into log entries, as the Stream holds them.
+pub(super) fn entries(room: &RoomName, reply: Value) -> anyhow::Result<Vec<Raw>> {
     let Value::Array(entries) = reply else {
         bail!("unexpected stream reply {reply:?}");
     };
@@ -23,15 +40,31 @@ pub(super) fn entries(room: &RoomName, reply: Value) -> anyhow::Result<Vec<Entry
         .collect()
 }
 
-fn entry_of(
-    room: &RoomName,
-    id: MessageId,
-    fields: Vec<(String, String)>,
-) -> anyhow::Result<Entry> {
+fn entry_of(room: &RoomName, id: MessageId, fields: Vec<(String, String)>) -> anyhow::Result<Raw> {
     let mut fields = fields.into_iter();
     let Some((first, value)) = fields.next() else {
         bail!("stream entry {id} is empty");
     };
+    match first.as_str() {
+        "r" => Ok(Raw::Update {
+            id,
+            of: value
+                .parse()
+                .map_err(|_| anyhow!("stream entry {id} updates a bad id"))?,
+        }),
+        _ => whole_entry(room, id, first, value, fields).map(Raw::Entry),
+    }
+}
+
+/// A log entry held whole: a message (`s`, `t`), an update from before updates named
+/// their message (`u`: the message as it then stood), or a delete (`d`).
+fn whole_entry(
+    room: &RoomName,
+    id: MessageId,
+    first: String,
+    value: String,
+    mut fields: impl Iterator<Item = (String, String)>,
+) -> anyhow::Result<Entry> {
     match first.as_str() {
         "s" => {
             let sender = DisplayName::parse(&value)
@@ -74,7 +107,7 @@ pub(super) fn history(room: &RoomName, reply: Value) -> anyhow::Result<Vec<ChatM
             if let Value::Array(_) = data {
                 let fields: Vec<(String, String)> = redis::from_redis_value(data)?;
                 match entry_of(room, id, fields)? {
-                    Entry::Message(message) => Ok(message),
+                    Raw::Entry(Entry::Message(message)) => Ok(message),
                     _ => bail!("the index names {id}, which is not a message"),
                 }
             } else {
@@ -165,5 +198,56 @@ mod tests {
                 }
             }
         );
+    }
+
+    fn stream_entry(id: &str, fields: &[(&str, &str)]) -> Value {
+        let fields = fields
+            .iter()
+            .flat_map(|(k, v)| {
+                [
+                    Value::BulkString(k.as_bytes().to_vec()),
+                    Value::BulkString(v.as_bytes().to_vec()),
+                ]
+            })
+            .collect();
+        Value::Array(vec![
+            Value::BulkString(id.as_bytes().to_vec()),
+            Value::Array(fields),
+        ])
+    }
+
+    #[test]
+    fn an_update_in_the_stream_names_its_message_and_old_ones_hold_it_whole() {
+        let room = RoomName::everyone();
+        let message = ChatMessage::new(
+            MessageId::new(5, 0),
+            room.clone(),
+            DisplayName::parse("ann").unwrap(),
+            "hi".into(),
+        );
+        let json = serde_json::to_string(&message).unwrap();
+        let reply = Value::Array(vec![
+            stream_entry("5-0", &[("s", "ann"), ("t", "hi")]),
+            stream_entry("6-0", &[("r", "5-0")]),
+            stream_entry("7-0", &[("u", &json)]),
+        ]);
+        let raws = entries(&room, reply).unwrap();
+        assert_eq!(raws[0], Raw::Entry(Entry::Message(message.clone())));
+        assert_eq!(
+            raws[1],
+            Raw::Update {
+                id: MessageId::new(6, 0),
+                of: MessageId::new(5, 0)
+            }
+        );
+        assert_eq!(
+            raws[2],
+            Raw::Entry(Entry::Update {
+                id: MessageId::new(7, 0),
+                message
+            })
+        );
+        let bad = Value::Array(vec![stream_entry("8-0", &[("r", "not an id")])]);
+        assert!(entries(&room, bad).is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! Reads of a room's stream and presence, shared by the broker and its Pub/Sub task.
 
-use super::{Conn, Keys, Scripts, parse};
+use super::{
+    Conn, Keys, Scripts,
+    parse::{self, Raw},
+};
 use crate::{
     message::{MessageId, RoomName},
     server::broker::log::Entry,
@@ -18,14 +21,14 @@ pub(super) struct Store {
 }
 
 impl Store {
-    /// The retained log entries from `from` on, `from` included: all of them, or the
-    /// first `count`.
+    /// The retained log entries from `from` on, `from` included, as the Stream holds
+    /// them: all of them, or the first `count`.
     pub(super) async fn range_from(
         &self,
         room: &RoomName,
         from: MessageId,
         count: Option<usize>,
-    ) -> anyhow::Result<Vec<Entry>> {
+    ) -> anyhow::Result<Vec<Raw>> {
         let mut command = redis::cmd("XRANGE");
         command
             .arg(self.keys.log(room))
@@ -39,6 +42,49 @@ impl Store {
             .await
             .context("reading a room's stream")?;
         parse::entries(room, reply)
+    }
+
+    /// The entries to send of `raws`: an update takes its message as it stands now, from
+    /// the room's `state` (one round trip for all of them); one whose message was
+    /// deleted since is left out, as the delete that follows it says the rest.
+    pub(super) async fn resolve(
+        &self,
+        room: &RoomName,
+        raws: &[Raw],
+    ) -> anyhow::Result<Vec<Entry>> {
+        let updated: Vec<String> = raws
+            .iter()
+            .filter_map(|raw| match raw {
+                Raw::Update { of, .. } => Some(of.to_string()),
+                Raw::Entry(_) => None,
+            })
+            .collect();
+        let mut states: Vec<Option<String>> = if updated.is_empty() {
+            Vec::new()
+        } else {
+            redis::cmd("HMGET")
+                .arg(self.keys.state(room))
+                .arg(&updated)
+                .query_async(&mut self.connection.clone())
+                .await
+                .context("reading updated messages")?
+        };
+        states.reverse();
+        let mut entries = Vec::with_capacity(raws.len());
+        for raw in raws {
+            match raw {
+                Raw::Entry(entry) => entries.push(entry.clone()),
+                Raw::Update { id, of } => {
+                    let Some(state) = states.pop().flatten() else {
+                        continue;
+                    };
+                    let message = serde_json::from_str(&state)
+                        .with_context(|| format!("message {of} has a malformed state"))?;
+                    entries.push(Entry::Update { id: *id, message });
+                }
+            }
+        }
+        Ok(entries)
     }
 
     /// Each room's newest log entry's id, all at once on the multiplexed connection.
@@ -56,7 +102,7 @@ impl Store {
                 .query_async(&mut self.connection.clone())
                 .await
                 .context("reading a room's newest entry")?;
-            Ok(parse::entries(room, reply)?.first().map(Entry::id))
+            Ok(parse::entries(room, reply)?.first().map(Raw::id))
         });
         futures::future::join_all(reads).await.into_iter().collect()
     }
@@ -72,7 +118,7 @@ impl Store {
             .query_async(&mut self.connection.clone())
             .await
             .context("reading a room's oldest message")?;
-        Ok(parse::entries(room, reply)?.first().map(Entry::id))
+        Ok(parse::entries(room, reply)?.first().map(Raw::id))
     }
 
     /// The newest id trimmed from a room's stream (`max-deleted-entry-id`, Redis 7), or

@@ -318,14 +318,14 @@ impl EventStream {
         match self.chat.replay(&feed.room, from, REPLAY_PAGE).await {
             Ok(After::Entries(page)) => {
                 let mut out = Out::default();
-                for entry in &page {
+                for entry in &page.entries {
                     feed.push_message(&mut out, &entry.frame(), None);
                 }
-                if let Some(last) = page.last() {
-                    feed.last_sent = Some(last.id());
+                if let Some(last) = page.last {
+                    feed.last_sent = Some(last);
                 }
-                feed.behind = page.len() == REPLAY_PAGE;
-                self.metrics.delivered.increment(page.len() as u64);
+                feed.behind = page.full;
+                self.metrics.delivered.increment(page.entries.len() as u64);
                 Some(out.finish().unwrap_or_default())
             }
             Ok(After::Resync { oldest }) => {

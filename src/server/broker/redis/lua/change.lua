@@ -1,7 +1,8 @@
 -- Stores a change to a message if its state is still the one read (`expected`, '' if it
 -- never changed): with the hold and the post limit (on a cluster they are in another
 -- slot, checked before by `admit.lua`, and their keys are not given), appends an update
--- (`new_state`) or a delete (`new_state` ''), indexes it, publishes it and trims the log.
+-- (naming the message, whose `new_state` the state hash keeps) or a delete (`new_state`
+-- ''), publishes it (the whole message, for the listeners) and trims the log.
 -- A change does not extend the room's life (only a post does, as the room index counts
 -- posts): the state expires with the log.
 --
@@ -25,7 +26,9 @@ if A_new_state == '' then
   redis.call('HDEL', K_state, A_id)
   redis.call('PUBLISH', A_channel, 'd\n' .. id .. '\n' .. A_id)
 else
-  id = redis.call('XADD', K_log, '*', 'u', A_new_state)
+  -- The update names its message: the message as it stands is in the state, once,
+  -- however many updates it has had (a reaction flood keeps one copy, not one each).
+  id = redis.call('XADD', K_log, '*', 'r', A_id)
   redis.call('HSET', K_state, A_id, A_new_state)
   redis.call('PUBLISH', A_channel, 'u\n' .. id .. '\n' .. A_new_state)
 end
