@@ -17,15 +17,17 @@ pub enum Outcome {
 }
 
 /// Applies `kind`, asked by `author` at `now_ms`, to `current`. An edit or a delete of
-/// someone else's message is [`BrokerError::Forbidden`]; a reaction past the message's
-/// limits is [`BrokerError::TooManyReactions`].
+/// someone else's message is [`BrokerError::Forbidden`]: one by another name, or by the
+/// same name before `author`'s holding of it began (a guest's name released and taken
+/// again is another person). A reaction past the message's limits is
+/// [`BrokerError::TooManyReactions`].
 pub fn apply(
     current: &ChatMessage,
     kind: &ChangeKind,
     author: &Holder,
     now_ms: u64,
 ) -> BrokerResult<Outcome> {
-    let own = current.sender.same_name(&author.name);
+    let own = current.sender.same_name(&author.name) && current.id.ms >= author.since;
     match kind {
         ChangeKind::Edit(_) | ChangeKind::Delete if !own => Err(BrokerError::Forbidden),
         ChangeKind::Edit(text) if text.as_str() == current.text => Ok(Outcome::Same),
@@ -96,6 +98,7 @@ mod tests {
         Holder {
             name: DisplayName::parse(name).unwrap(),
             session_id: format!("s-{name}"),
+            since: 0,
         }
     }
 
@@ -113,6 +116,29 @@ mod tests {
             Ok(Outcome::Updated(message)) => message,
             other => panic!("expected an update, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_later_holding_of_the_name_may_not_edit_or_delete_but_may_react() {
+        // The message is from ms 1; this holding of `ann` began at ms 2.
+        let later = Holder {
+            since: 2,
+            ..holder("ann")
+        };
+        let text = ChangeKind::Edit(MessageText::parse("mine now").unwrap());
+        for kind in [text.clone(), ChangeKind::Delete] {
+            assert!(matches!(
+                apply(&message(), &kind, &later, 7),
+                Err(BrokerError::Forbidden)
+            ));
+        }
+        let thumbs = ChangeKind::React(Emoji::parse("👍").unwrap());
+        assert!(apply(&message(), &thumbs, &later, 7).is_ok());
+        let from_the_start = Holder {
+            since: 1,
+            ..holder("ann")
+        };
+        assert!(apply(&message(), &text, &from_the_start, 7).is_ok());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! TTL (`redis/names.rs`), kept in a map that the broker's lock guards. Times are the
 //! broker clock's monotonic readings ([`super::clock::Clock::elapsed`]).
 
-use super::{BrokerError, Claim, Holder};
+use super::Holder;
 use crate::message::DisplayName;
 use std::{
     collections::{BTreeSet, HashMap},
@@ -59,22 +59,22 @@ impl Holds {
         }
     }
 
-    /// Claims `holder.name` for its session unless another live session holds it, and
-    /// releases `previous` when the session held it and it is another name. When the
-    /// holds are full, the idlest one goes to make room.
+    /// Claims `holder.name` for its session unless another live session holds it
+    /// (`false`), and releases `previous` when the session held it and it is another
+    /// name. When the holds are full, the idlest one goes to make room.
     pub fn claim(
         &mut self,
         holder: &Holder,
         previous: Option<&DisplayName>,
         idle: Duration,
         now: Duration,
-    ) -> Result<Claim, BrokerError> {
+    ) -> bool {
         let key = holder.name.key();
         if let Some(hold) = self.by_name.get(&key)
             && hold.expires > now
             && hold.session_id != holder.session_id
         {
-            return Ok(Claim::Taken);
+            return false;
         }
         if self.by_name.len() >= self.capacity
             && !self.by_name.contains_key(&key)
@@ -94,10 +94,10 @@ impl Holds {
         {
             self.release(&Holder {
                 name: previous.clone(),
-                session_id: holder.session_id.clone(),
+                ..holder.clone()
             });
         }
-        Ok(Claim::Granted)
+        true
     }
 
     /// Ends the session's hold on its name, if it has it.
@@ -137,6 +137,7 @@ mod tests {
         Holder {
             name: DisplayName::parse(name).unwrap(),
             session_id: session.into(),
+            since: 0,
         }
     }
 
@@ -147,17 +148,12 @@ mod tests {
         let mut holds = Holds::with_capacity(3);
         let at = |secs| Duration::from_secs(secs);
         for (i, name) in ["ann", "bob", "cy"].into_iter().enumerate() {
-            holds
-                .claim(&holder(name, name), None, IDLE, at(i as u64))
-                .unwrap();
+            holds.claim(&holder(name, name), None, IDLE, at(i as u64));
         }
         // Bob used his name since: Ann is the idlest now.
         assert!(holds.touch(&holder("bob", "bob"), IDLE, at(10)));
-        assert_eq!(
-            holds
-                .claim(&holder("dee", "dee"), None, IDLE, at(11))
-                .unwrap(),
-            Claim::Granted,
+        assert!(
+            holds.claim(&holder("dee", "dee"), None, IDLE, at(11)),
             "a full table never refuses a sign-in"
         );
         assert!(
@@ -173,18 +169,9 @@ mod tests {
     #[test]
     fn a_name_is_held_by_one_session_compared_case_insensitively() {
         let (mut holds, now) = (Holds::default(), Duration::from_secs(1_000));
-        assert_eq!(
-            holds.claim(&holder("Mason", "a"), None, IDLE, now).unwrap(),
-            Claim::Granted
-        );
-        assert_eq!(
-            holds.claim(&holder("mason", "b"), None, IDLE, now).unwrap(),
-            Claim::Taken
-        );
-        assert_eq!(
-            holds.claim(&holder("MASON", "a"), None, IDLE, now).unwrap(),
-            Claim::Granted
-        );
+        assert!(holds.claim(&holder("Mason", "a"), None, IDLE, now));
+        assert!(!holds.claim(&holder("mason", "b"), None, IDLE, now));
+        assert!(holds.claim(&holder("MASON", "a"), None, IDLE, now));
         assert!(holds.touch(&holder("mason", "a"), IDLE, now));
         assert!(!holds.touch(&holder("mason", "b"), IDLE, now));
     }
@@ -192,16 +179,11 @@ mod tests {
     #[test]
     fn a_new_name_releases_the_old_and_sign_out_releases_the_current() {
         let (mut holds, now) = (Holds::default(), Duration::from_secs(1_000));
-        holds.claim(&holder("ann", "a"), None, IDLE, now).unwrap();
+        holds.claim(&holder("ann", "a"), None, IDLE, now);
         let ann = DisplayName::parse("ann").unwrap();
-        holds
-            .claim(&holder("anna", "a"), Some(&ann), IDLE, now)
-            .unwrap();
+        holds.claim(&holder("anna", "a"), Some(&ann), IDLE, now);
         assert!(!holds.touch(&holder("ann", "a"), IDLE, now));
-        assert_eq!(
-            holds.claim(&holder("ann", "b"), None, IDLE, now).unwrap(),
-            Claim::Granted
-        );
+        assert!(holds.claim(&holder("ann", "b"), None, IDLE, now));
         holds.release(&holder("anna", "zzz"));
         assert!(
             holds.touch(&holder("anna", "a"), IDLE, now),
@@ -214,7 +196,7 @@ mod tests {
     #[test]
     fn an_unused_hold_expires_and_use_extends_it() {
         let (mut holds, now) = (Holds::default(), Duration::from_secs(1_000));
-        holds.claim(&holder("ann", "a"), None, IDLE, now).unwrap();
+        holds.claim(&holder("ann", "a"), None, IDLE, now);
         assert!(holds.touch(&holder("ann", "a"), IDLE, now + IDLE / 2));
         assert!(
             holds.touch(&holder("ann", "a"), IDLE, now + IDLE),
@@ -222,10 +204,7 @@ mod tests {
         );
         let later = now + IDLE * 3;
         assert!(!holds.touch(&holder("ann", "a"), IDLE, later));
-        assert_eq!(
-            holds.claim(&holder("ann", "b"), None, IDLE, later).unwrap(),
-            Claim::Granted
-        );
+        assert!(holds.claim(&holder("ann", "b"), None, IDLE, later));
         assert!(!holds.touch(&holder("ann", "a"), IDLE, later), "taken over");
     }
 
@@ -250,12 +229,12 @@ mod tests {
                 let mut held: Vec<DisplayName> = Vec::new();
                 for (session, raw) in raws.iter().enumerate() {
                     let Ok(name) = DisplayName::parse(raw) else { continue };
-                    let claim = holds.claim(&holder(raw, &session.to_string()), None, IDLE, now).unwrap();
+                    let claim = holds.claim(&holder(raw, &session.to_string()), None, IDLE, now);
                     // Unicode TS #39: two strings look alike when their skeletons are equal.
                     match held.iter().find(|h| skeleton(h) == skeleton(&name) || h.key() == name.key()) {
-                        Some(like) => prop_assert_eq!(claim, Claim::Taken, "{} while {} is held", name, like),
+                        Some(like) => prop_assert!(!claim, "{} while {} is held", name, like),
                         None => {
-                            prop_assert_eq!(claim, Claim::Granted, "{}", name);
+                            prop_assert!(claim, "{}", name);
                             held.push(name);
                         }
                     }

@@ -46,20 +46,26 @@ use log::{Emoji, Entry};
 use std::{net::IpAddr, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
-/// A session as the broker sees it: the name it claims and its random id. It holds the
-/// name while the broker's hold for that name (compared by [`DisplayName::canonical`])
-/// carries this session id.
+/// A session as the broker sees it: the name it claims, its random id, and when its
+/// holding of the name began. It holds the name while the broker's hold for that name
+/// (compared by [`DisplayName::key`]) carries this session id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Holder {
     pub name: DisplayName,
     pub session_id: String,
+    /// When this holding of the name began (ms since the epoch, on the clock that gives
+    /// messages their ids): the name's messages from before it are an earlier holder's,
+    /// which this one may not edit or delete ([`changes::apply`]).
+    pub since: u64,
 }
 
 /// The answer to a claim on a name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The session holds the name now (it may have held it already).
-    Granted,
+    /// The session holds the name now (it may have held it already). `at` is the time
+    /// of the claim on the clock that gives messages their ids (ms since the epoch): when
+    /// the holding began, if the session did not hold the name already.
+    Granted { at: u64 },
     /// Another live session holds it; nothing changed.
     Taken,
 }

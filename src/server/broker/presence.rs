@@ -199,13 +199,14 @@ mod tests {
         let holder = Holder {
             name: DisplayName::parse(name).unwrap(),
             session_id: format!("session-of-{name}"),
+            since: 0,
         };
         let claim = broker
             .names
             .claim(&holder, None, "127.0.0.1".parse().unwrap())
             .await
             .unwrap();
-        assert_eq!(claim, Claim::Granted);
+        assert!(matches!(claim, Claim::Granted { .. }));
         holder
     }
 

@@ -170,7 +170,8 @@ impl Chat {
     /// every time, unless that very token holds its name now: then it keeps its id, so
     /// that signing in again with the name it holds succeeds and a new name releases the
     /// old one. So a cookie planted in a browser before its owner signs in, or a copy of
-    /// one whose name was released, never becomes the session that signs in. Answers the
+    /// one whose name was released, never becomes the session that signs in. The holding
+    /// begins at the claim, unless the session held that very name already. Answers the
     /// session that holds the name now, or [`Error::NameTaken`].
     pub async fn sign_in(
         &self,
@@ -183,13 +184,20 @@ impl Chat {
             Some(session) if self.0.broker.names.holds(session).await? => Some(session),
             _ => None,
         };
-        let holder = Holder {
-            name,
+        let mut holder = Holder {
             session_id: current.map_or_else(new_session_id, |s| s.session_id.clone()),
+            since: 0,
+            name,
         };
         let previous = current.map(|s| &s.name);
         match self.0.broker.names.claim(&holder, previous, client).await? {
-            Claim::Granted => Ok(holder),
+            Claim::Granted { at } => {
+                holder.since = match current {
+                    Some(held) if held.name.key() == holder.name.key() => held.since,
+                    _ => at,
+                };
+                Ok(holder)
+            }
             Claim::Taken => Err(Error::NameTaken),
         }
     }

@@ -68,6 +68,11 @@ pub struct Token {
     /// about daily rather than on every request (tokens from before it read as 0).
     #[serde(rename = "iat", default)]
     pub issued: u64,
+    /// When the session's holding of its name began ([`Holder::since`], ms). A token from
+    /// before it was kept reads as when it was issued, which is never earlier: such a
+    /// session may change fewer of its own messages, never an earlier holder's.
+    #[serde(rename = "hs", default)]
+    pub since: Option<u64>,
 }
 
 fn now_secs() -> u64 {
@@ -83,6 +88,7 @@ impl Token {
             id: holder.session_id,
             name: holder.name,
             issued: now_secs(),
+            since: Some(holder.since),
         }
     }
 
@@ -135,6 +141,7 @@ impl Token {
         Holder {
             name: self.name.clone(),
             session_id: self.id.clone(),
+            since: self.since.unwrap_or(self.issued.saturating_mul(1000)),
         }
     }
 }
@@ -186,6 +193,7 @@ mod tests {
         Token::issue(Holder {
             name: DisplayName::parse(name).unwrap(),
             session_id: "a-session".into(),
+            since: 1,
         })
     }
 

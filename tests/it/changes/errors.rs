@@ -11,7 +11,7 @@ use serde_json::json;
 
 contract!(
     only_the_sender_may_edit_or_delete_and_nothing_changes_otherwise,
-    the_sender_is_whoever_holds_the_name_now,
+    a_signed_out_session_changes_nothing,
     an_unknown_malformed_or_deleted_id_is_not_found,
     bad_text_bad_emoji_and_no_session_get_their_documented_errors,
     an_empty_emoji_is_an_invalid_reaction,
@@ -49,7 +49,7 @@ async fn only_the_sender_may_edit_or_delete_and_nothing_changes_otherwise(kind: 
     .await;
 }
 
-async fn the_sender_is_whoever_holds_the_name_now(kind: BrokerKind) {
+async fn a_signed_out_session_changes_nothing(kind: BrokerKind) {
     let app = spawn_app(kind).await;
     let room = "holders";
     let alice = app.signed_in("alice").await;
@@ -57,7 +57,8 @@ async fn the_sender_is_whoever_holds_the_name_now(kind: BrokerKind) {
     let sign_out = alice.delete(app.url("/api/session")).send().await.unwrap();
     assert_eq!(sign_out.status(), StatusCode::NO_CONTENT);
 
-    // The old session holds nothing now.
+    // The old session holds nothing now. (Whoever takes the name next is another
+    // person, who may not change it either: `identity/holding.rs`.)
     expect_error(
         edit(&app, &alice, room, sent.id, "stale").await,
         StatusCode::UNAUTHORIZED,
@@ -65,17 +66,14 @@ async fn the_sender_is_whoever_holds_the_name_now(kind: BrokerKind) {
         "editing after signing out",
     )
     .await;
-    // Whoever holds the name now is the sender; names are one name whatever their case.
-    let again = app.signed_in("Alice").await;
-    let edited = expect_ok(
-        edit(&app, &again, room, sent.id, "second words").await,
-        "editing",
+    expect_error(
+        remove(&app, &alice, room, sent.id).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "deleting after signing out",
     )
     .await;
-    assert_eq!(edited["text"], "second words");
-    assert_eq!(edited["sender"], "alice", "the sender stays as posted");
-    expect_no_content(remove(&app, &again, room, sent.id).await, "deleting").await;
-    assert_eq!(raw_history(&app, room, "").await, json!([]));
+    assert_eq!(raw_history(&app, room, "").await, json!([raw(&sent)]));
 }
 
 async fn an_unknown_malformed_or_deleted_id_is_not_found(kind: BrokerKind) {

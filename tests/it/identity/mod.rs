@@ -2,6 +2,7 @@
 //! memory broker, a real Redis and a Redis Cluster (see `contract!`).
 
 mod fixation;
+mod holding;
 mod limits;
 mod names;
 mod security;

@@ -73,6 +73,11 @@ fn size_of_entry(entry: &Entry) -> usize {
 }
 
 impl State {
+    /// The last id given to an entry.
+    pub(super) fn last_id(&self) -> MessageId {
+        self.last_id
+    }
+
     /// The next id: the current millisecond, or a higher sequence within the last id's
     /// millisecond if the clock has not moved on (or went back).
     fn next_id(&mut self, now: u64) -> MessageId {

@@ -96,9 +96,17 @@ impl Names for MemoryBroker {
             .check(&client)
             .map_err(BrokerError::RateLimited)?;
         let now = self.clock.elapsed();
-        self.lock()
+        let mut state = self.lock();
+        // Never before a message already given an id, whatever the clock says now.
+        let at = self.clock.now_ms().max(state.last_id().ms);
+        let granted = state
             .holds
-            .claim(holder, previous, self.limits.name_idle, now)
+            .claim(holder, previous, self.limits.name_idle, now);
+        Ok(if granted {
+            Claim::Granted { at }
+        } else {
+            Claim::Taken
+        })
     }
 
     async fn release(&self, holder: &Holder) -> BrokerResult<()> {

@@ -288,7 +288,7 @@ impl RedisBroker {
             self.limits.signin_burst,
         )
         .await?;
-        let granted: i64 = self
+        let (granted, at): (i64, String) = self
             .scripts
             .cluster_claim
             .call()
@@ -303,11 +303,13 @@ impl RedisBroker {
         if let Some(previous) = previous.filter(|p| p.key() != holder.name.key()) {
             let previous = Holder {
                 name: previous.clone(),
-                session_id: holder.session_id.clone(),
+                ..holder.clone()
             };
             Names::release(self, &previous).await?;
         }
-        Ok(Claim::Granted)
+        Ok(Claim::Granted {
+            at: super::names::granted_at(&at)?,
+        })
     }
 }
 

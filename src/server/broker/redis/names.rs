@@ -9,7 +9,7 @@
 //! On a cluster, a name's hold and limit share one hash tag (`P:{name:ann}`,
 //! `P:{name:ann}:rate`), in another slot than any room's keys.
 
-use super::{RedisBroker, interval_us, lua::Call, rate_limited};
+use super::{RedisBroker, interval_us, lua::Call, rate_limited, unavailable};
 use crate::{
     message::DisplayName,
     server::broker::{BrokerResult, Claim, Holder, Names},
@@ -40,7 +40,9 @@ impl Names for RedisBroker {
         }
         let (outcome, wait): (i64, String) = call.run(&self.connection, "claiming a name").await?;
         match outcome {
-            1 => Ok(Claim::Granted),
+            1 => Ok(Claim::Granted {
+                at: granted_at(&wait)?,
+            }),
             0 => Ok(Claim::Taken),
             _ => Err(rate_limited(&wait)),
         }
@@ -70,6 +72,13 @@ impl Names for RedisBroker {
             .await?;
         Ok(held == 1)
     }
+}
+
+/// The time a claim script answered with, in ms.
+pub(super) fn granted_at(reply: &str) -> BrokerResult<u64> {
+    reply
+        .parse()
+        .map_err(|_| unavailable(anyhow::anyhow!("a claim answered the time {reply:?}")))
 }
 
 impl RedisBroker {

@@ -2,8 +2,9 @@
 -- (every attempt, refused ones too, so that names cannot be probed quickly), then holds
 -- the name unless another session does, and releases the session's previous name.
 --
--- Returns {1, ''} when the session holds the name now, {0, ''} when another does, and
--- {-2, wait µs} past the sign-in limit.
+-- Returns {1, now} when the session holds the name now (`now` in ms, Redis's clock: the
+-- messages' ids come from it too), {0, ''} when another does, and {-2, wait µs} past the
+-- sign-in limit.
 local wait = gcra(K_signin, A_signin_interval, A_signin_burst)
 if wait > 0 then return {-2, string.format('%d', wait)} end
 local holder = redis.call('GET', K_hold)
@@ -12,4 +13,5 @@ redis.call('SET', K_hold, A_session, 'PX', A_hold_ttl)
 if K_previous and K_previous ~= K_hold and redis.call('GET', K_previous) == A_session then
   redis.call('DEL', K_previous)
 end
-return {1, ''}
+local t = redis.call('TIME')
+return {1, string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))}
