@@ -98,8 +98,9 @@ impl PresenceTracker {
             .map(|presence| (here, presence)))
     }
 
-    /// A stream closed: the leave waits out the grace.
-    fn depart(self: &Arc<Self>, key: Key) {
+    /// A stream closed: the leave waits out the grace (unless `at_once`: the person
+    /// signed out, and is not coming back with a reload).
+    fn depart(self: &Arc<Self>, key: Key, at_once: bool) {
         let generation = {
             let mut local = self.local.lock().expect("presence lock poisoned");
             let Some(entry) = local.get_mut(&key) else {
@@ -113,7 +114,7 @@ impl PresenceTracker {
         };
         let tracker = Arc::clone(self);
         tokio::spawn(async move {
-            if !tracker.grace.is_zero() {
+            if !at_once && !tracker.grace.is_zero() {
                 tokio::time::sleep(tracker.grace).await;
             }
             let name = {
@@ -171,10 +172,20 @@ pub struct Here {
     key: Option<Key>,
 }
 
+impl Here {
+    /// Ends this stream's share now, with no grace: when it is the person's last stream
+    /// to the room here, they leave at once.
+    pub fn leave_now(mut self) {
+        if let Some(key) = self.key.take() {
+            self.tracker.depart(key, true);
+        }
+    }
+}
+
 impl Drop for Here {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.tracker.depart(key);
+            self.tracker.depart(key, false);
         }
     }
 }

@@ -9,8 +9,10 @@
 //! [`Holder`], and answers with domain values or an [`Error`].
 
 mod error;
+mod sessions;
 
 pub use error::{Error, Result};
+pub use sessions::{CHECK_EVERY, Watch};
 
 use super::{
     broker::{
@@ -41,6 +43,9 @@ struct Inner {
     broker: Broker,
     /// Who is present in which room through this node's streams.
     presence: Arc<PresenceTracker>,
+    /// The sessions present through this node's streams, whose presence ends when they
+    /// no longer hold their names.
+    sessions: Arc<sessions::Sessions>,
     metrics: Metrics,
 }
 
@@ -53,12 +58,16 @@ pub struct Listening {
     pub presences: Vec<Option<Result<Presence>>>,
     /// The person's presence in the rooms where they are here; it ends when these drop.
     pub here: Vec<Here>,
+    /// With `here`, the watch on the person's session: the stream ends when its
+    /// `ended` is cancelled, as the session no longer holds its name.
+    pub watch: Option<Watch>,
 }
 
 impl Chat {
     /// The chat over `broker`. A person's leave waits `leave_grace` after their last
     /// stream to a room closes. Must run inside a Tokio runtime: this node's presence is
-    /// refreshed with the broker by a task of its own, until `shutdown`.
+    /// refreshed with the broker, and its sessions' holds checked, by tasks of their own,
+    /// until `shutdown`.
     pub fn new(
         broker: Broker,
         leave_grace: Duration,
@@ -66,10 +75,13 @@ impl Chat {
         shutdown: CancellationToken,
     ) -> Self {
         let presence = PresenceTracker::new(Arc::clone(&broker.awareness), leave_grace);
-        tokio::spawn(Arc::clone(&presence).run_refresh(shutdown));
+        tokio::spawn(Arc::clone(&presence).run_refresh(shutdown.clone()));
+        let sessions = Arc::new(sessions::Sessions::default());
+        tokio::spawn(Arc::clone(&sessions).run_checks(Arc::clone(&broker.names), shutdown));
         Self(Arc::new(Inner {
             broker,
             presence,
+            sessions,
             metrics,
         }))
     }
@@ -194,7 +206,12 @@ impl Chat {
             Claim::Granted { at } => {
                 holder.since = match current {
                     Some(held) if held.name.key() == holder.name.key() => held.since,
-                    _ => at,
+                    Some(held) => {
+                        // The old name is released: the session's presence under it ends.
+                        self.0.sessions.end(held);
+                        at
+                    }
+                    None => at,
                 };
                 Ok(holder)
             }
@@ -202,9 +219,13 @@ impl Chat {
         }
     }
 
-    /// Ends the session's hold on its name, if it has it.
+    /// Ends the session's hold on its name, if it has it, and its presence: its streams
+    /// through this node end now, those through others within
+    /// [`CHECK_EVERY`](sessions::CHECK_EVERY).
     pub async fn sign_out(&self, session: &Holder) -> Result<()> {
-        Ok(self.0.broker.names.release(session).await?)
+        self.0.broker.names.release(session).await?;
+        self.0.sessions.end(session);
+        Ok(())
     }
 
     /// Whether the session still holds its name; asking is use, and extends the hold.
@@ -286,10 +307,15 @@ impl Chat {
         }))
         .await;
         let (here, presences) = presences.into_iter().unzip::<_, _, Vec<_>, _>();
+        let here: Vec<Here> = here.into_iter().flatten().collect();
+        let watch = person
+            .filter(|_| !here.is_empty())
+            .map(|person| self.0.sessions.watch(&person));
         Listening {
             subscriptions,
             presences,
-            here: here.into_iter().flatten().collect(),
+            here,
+            watch,
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod many_rooms;
 mod presence;
+mod signed_out;
 mod typing;
 
 use crate::helpers::{BrokerKind, EventReader, TestApp, spawn_app_with};

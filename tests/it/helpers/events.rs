@@ -165,6 +165,19 @@ impl EventReader {
         messages
     }
 
+    /// Asserts that the server ends the stream within `wait`; what it sends until then is
+    /// dropped.
+    pub async fn expect_end(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => panic!("the stream did not end within {wait:?}"),
+                Ok(None | Some(Err(_))) => return,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
     /// Asserts that no event comes within `wait`.
     pub async fn assert_quiet(&mut self, wait: Duration) {
         if let Some(event) = self.next_within(wait).await {

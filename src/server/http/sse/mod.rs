@@ -134,7 +134,14 @@ async fn open(
             }
         }
     }
-    let stream = EventStream::new(feeds, greeting.freeze(), &state, slot, listening.here);
+    let stream = EventStream::new(
+        feeds,
+        greeting.freeze(),
+        &state,
+        slot,
+        listening.here,
+        listening.watch,
+    );
     let body = futures::stream::unfold(stream, |mut stream| async move {
         let chunk: Bytes = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))

@@ -23,7 +23,7 @@ use crate::{
             frames::{resync_frame, room_frame},
             presence::Here,
         },
-        chat::Chat,
+        chat::{Chat, Watch},
         http::net::StreamSlot,
         metrics::Metrics,
         state::AppState,
@@ -36,6 +36,7 @@ use tokio::{
     sync::broadcast::error::{RecvError, TryRecvError},
     time::{Interval, MissedTickBehavior},
 };
+use tokio_util::sync::CancellationToken;
 
 const PING: &[u8] = b": ping\n\n";
 /// The most frames written as one chunk when a subscriber has fallen behind.
@@ -190,7 +191,11 @@ pub struct EventStream {
     /// This stream's place in the per-address count; freed when the stream ends.
     _slot: StreamSlot,
     /// The person's presence in the rooms where they are here; ends when the stream does.
-    _here: Vec<Here>,
+    here: Vec<Here>,
+    /// Cancelled when the person's session no longer holds its name (never, for a
+    /// stream without presence): the stream ends, and their presence at once.
+    ended: CancellationToken,
+    _watch: Option<Watch>,
 }
 
 impl EventStream {
@@ -200,6 +205,7 @@ impl EventStream {
         state: &AppState,
         slot: StreamSlot,
         here: Vec<Here>,
+        watch: Option<Watch>,
     ) -> Self {
         let tick = state.keepalive / TICKS_PER_KEEPALIVE;
         let mut keepalive = tokio::time::interval_at(
@@ -218,7 +224,11 @@ impl EventStream {
             silent_ticks: 0,
             metrics: state.metrics().clone(),
             _slot: slot,
-            _here: here,
+            here,
+            ended: watch
+                .as_ref()
+                .map_or_else(CancellationToken::new, |w| w.ended.clone()),
+            _watch: watch,
         }
     }
 
@@ -251,6 +261,12 @@ impl EventStream {
                         self.silent_ticks = 0;
                         return Some(Bytes::from_static(PING));
                     }
+                }
+                () = self.ended.cancelled() => {
+                    for here in self.here.drain(..) {
+                        here.leave_now();
+                    }
+                    return None;
                 }
             }
         }
