@@ -3,7 +3,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Page } from '@playwright/test';
-import { test, expect, signIn, postAs, openRoom, messageTexts, connection, awayPastHistory } from './fixtures';
+import { test, expect, composer, signIn, postAs, openRoom, messageTexts, connection, awayPastHistory } from './fixtures';
 
 /** The names in the room's member list, in the order shown. */
 function memberNames(page: Page) {
@@ -20,10 +20,6 @@ function sidebarRoom(page: Page, room: string) {
   return page
     .getByRole('navigation', { name: 'Recent rooms' })
     .getByRole('link', { name: new RegExp(`^#${room}\\b`) });
-}
-
-function composer(page: Page) {
-  return page.getByRole('textbox', { name: 'Message' });
 }
 
 test('two people in a room see each other in the member list, and a leave', async ({ browser, chat }) => {

@@ -272,6 +272,18 @@ export async function openRoom(page: Page, node: Site, room: string): Promise<vo
 }
 
 /** Waits until the room's live parts are in (mounted together, the rows among them). */
+/** The message box of a room page. */
+export function composer(page: Page) {
+  return page.getByRole('textbox', { name: 'Message' });
+}
+
+/** Types `text` and sends it with Enter: the box empties (it may wait in the outbox). */
+export async function say(page: Page, text: string): Promise<void> {
+  await composer(page).fill(text);
+  await composer(page).press('Enter');
+  await expect(composer(page)).toHaveValue('');
+}
+
 export async function partsMounted(page: Page): Promise<void> {
   await expect(page.locator('.message-log[role="log"]')).toBeAttached();
 }
@@ -284,6 +296,30 @@ export function messageTexts(page: Page) {
 /** The room header's connection indicator. */
 export function connection(page: Page) {
   return page.locator('.room-header .status');
+}
+
+/**
+ * Waits until the service worker controls `page` and holds it, and the /pkg assets it
+ * loads, so that a reload works offline. The first load is controlled only once the
+ * worker claims it, and the page hands the worker its URL and assets once it is ready.
+ */
+export async function untilCached(page: Page): Promise<void> {
+  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, undefined, {
+    timeout: 10_000,
+  });
+  // `waitForFunction` does not await a promise, so the caches are polled from here. The
+  // worker keeps a page by its URL and a /pkg file by its path.
+  const missing = () =>
+    page.evaluate(async () => {
+      const files = [...document.querySelectorAll('link[href^="/pkg/"], script[src^="/pkg/"]')].map((el) => {
+        const url = new URL(el.getAttribute('href') ?? el.getAttribute('src') ?? '', location.href);
+        return url.origin + url.pathname;
+      });
+      const wanted = [location.origin + location.pathname + location.search, ...files];
+      const kept = await Promise.all(wanted.map((url) => caches.match(url, { ignoreVary: true })));
+      return wanted.filter((_, i) => kept[i] === undefined);
+    });
+  await expect.poll(missing, { message: 'the page and its assets are cached', timeout: 10_000 }).toEqual([]);
 }
 
 /**

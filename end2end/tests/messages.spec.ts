@@ -1,11 +1,7 @@
 // Changing a message as people see it: editing and deleting your own, reacting to
 // anyone's, and how a message's text is rendered (the safe Markdown subset).
 import type { Browser, Page } from '@playwright/test';
-import { test, expect, signIn, postAs, openRoom, messageTexts, type Site } from './fixtures';
-
-function composer(page: Page) {
-  return page.getByRole('textbox', { name: 'Message' });
-}
+import { test, expect, composer, signIn, postAs, openRoom, messageTexts, type Site } from './fixtures';
 
 /** The row of the message whose text is `text`. */
 function row(page: Page, text: string | RegExp) {

@@ -3,19 +3,9 @@
 // when the leader closes, and what is sent while offline waits in an outbox until it can
 // go, once.
 import type { Browser, Page, Route } from '@playwright/test';
-import { test, expect, signIn, postAs, openRoom, messageTexts, connection, type Site } from './fixtures';
+import { test, expect, composer, say, signIn, postAs, openRoom, messageTexts, connection, untilCached, type Site } from './fixtures';
 
 const MESSAGES = '**/api/rooms/*/messages';
-
-function composer(page: Page) {
-  return page.getByRole('textbox', { name: 'Message' });
-}
-
-async function say(page: Page, text: string): Promise<void> {
-  await composer(page).fill(text);
-  await composer(page).press('Enter');
-  await expect(composer(page)).toHaveValue('');
-}
 
 /** Bob, in a browser of his own, live in `room`. */
 async function bobIn(browser: Browser, node: Site, room: string): Promise<Page> {
@@ -81,30 +71,6 @@ async function roomTexts(node: Site, room: string): Promise<string[]> {
   expect(response.status).toBe(200);
   const messages = (await response.json()) as { text: string }[];
   return messages.map((message) => message.text);
-}
-
-/**
- * Waits until the service worker controls `page` and holds it, and the /pkg assets it
- * loads, so that a reload works offline. The first load is controlled only once the
- * worker claims it, and the page hands the worker its URL and assets once it is ready.
- */
-async function untilCached(page: Page): Promise<void> {
-  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, undefined, {
-    timeout: 10_000,
-  });
-  // `waitForFunction` does not await a promise, so the caches are polled from here. The
-  // worker keeps a page by its URL and a /pkg file by its path.
-  const missing = () =>
-    page.evaluate(async () => {
-      const files = [...document.querySelectorAll('link[href^="/pkg/"], script[src^="/pkg/"]')].map((el) => {
-        const url = new URL(el.getAttribute('href') ?? el.getAttribute('src') ?? '', location.href);
-        return url.origin + url.pathname;
-      });
-      const wanted = [location.origin + location.pathname + location.search, ...files];
-      const kept = await Promise.all(wanted.map((url) => caches.match(url, { ignoreVary: true })));
-      return wanted.filter((_, i) => kept[i] === undefined);
-    });
-  await expect.poll(missing, { message: 'the page and its assets are cached', timeout: 10_000 }).toEqual([]);
 }
 
 /** A response in the API's error shape (`{"error":{"code","message"}}`, as API.md has it). */

@@ -22,6 +22,34 @@ async fn send_built(request: Request) -> Result<Response, String> {
     })
 }
 
+/// Sends a request that needs the session, as [`send_built`] does. A `401` says that
+/// the session has ended: the page hears of it ([`session_ended`]), unless this browser
+/// signed in anew while the request was on its way.
+async fn send_signed(request: Request) -> Result<Response, String> {
+    let tag = signed().map(|signed| signed.tag);
+    let response = request.send().await.map_err(network)?;
+    if response.status() == 401 {
+        session_ended(tag);
+    }
+    answer(response).await
+}
+
+/// The response, when the server answered 2xx; else the API's error message.
+///
+/// The same as the end of [`send_built`], on purpose: only the parts loaded once the
+/// page is live call this, where `send_built` is in the hydrated frame (history,
+/// presence); one function shared by both cost the frame's WASM 224 bytes brotli, of a
+/// budget with about 1,000 to spare (`end2end/tests/assets.spec.ts`).
+async fn answer(response: Response) -> Result<Response, String> {
+    if response.ok() {
+        return Ok(response);
+    }
+    Err(match response.json::<ErrorBody>().await {
+        Ok(body) => body.error.message,
+        Err(_) => format!("the server answered {}", response.status()),
+    })
+}
+
 fn network(error: gloo_net::Error) -> String {
     format!("network error: {error}")
 }
@@ -36,12 +64,13 @@ pub async fn edit_message(
     let request = Request::patch(&format!("/api/rooms/{room}/messages/{id}"))
         .json(&body)
         .map_err(network)?;
-    send_built(request).await?.json().await.map_err(network)
+    send_signed(request).await?.json().await.map_err(network)
 }
 
 /// `DELETE /api/rooms/{room}/messages/{id}`: your message is gone.
 pub async fn delete_message(room: &RoomName, id: MessageId) -> Result<(), String> {
-    send(Request::delete(&format!("/api/rooms/{room}/messages/{id}")))
+    let request = Request::delete(&format!("/api/rooms/{room}/messages/{id}"));
+    send_signed(request.build().map_err(network)?)
         .await
         .map(drop)
 }
@@ -61,7 +90,11 @@ pub async fn react(
     } else {
         Request::delete(&url)
     };
-    send(request).await?.json().await.map_err(network)
+    send_signed(request.build().map_err(network)?)
+        .await?
+        .json()
+        .await
+        .map_err(network)
 }
 
 pub async fn sign_in(name: &str) -> Result<DisplayName, String> {
@@ -69,29 +102,74 @@ pub async fn sign_in(name: &str) -> Result<DisplayName, String> {
         .json(&serde_json::json!({ "name": name }))
         .map_err(network)?;
     let session: SessionInfo = send_built(request).await?.json().await.map_err(network)?;
-    session_changed();
+    // A new session, even under the same name: what waits under the last one's tag is
+    // not this one's to send, and the offline pages show the last one.
+    begin_session(session.name.clone());
+    forget_offline_pages();
     Ok(session.name)
 }
 
 pub async fn sign_out() -> Result<(), String> {
+    let tag = signed().map(|signed| signed.tag);
     send(Request::delete("/api/session")).await?;
-    session_changed();
+    session_ended(tag);
     Ok(())
 }
 
-/// Who is signed in changed, in this tab: the other tabs hear of it through the
-/// `storage` event of [`SESSION_KEY`], and the offline pages, which show the name,
-/// are dropped.
-fn session_changed() {
+/// The session this browser is signed in with, as stored; `None` when signed out.
+pub fn signed() -> Option<Signed> {
+    Signed::parse(&storage()?.get_item(SESSION_KEY).ok()??)
+}
+
+/// This browser is signed in as `name` with a session it has no tag for yet (it has just
+/// signed in, or first sees a session signed in elsewhere, without JavaScript say): gives
+/// the session a new tag and keeps it, for every tab (they hear of it through the
+/// `storage` event).
+pub fn begin_session(name: DisplayName) -> Signed {
+    let signed = Signed {
+        name,
+        tag: new_client_id(),
+    };
+    if let (Some(storage), Ok(json)) = (storage(), serde_json::to_string(&signed)) {
+        let _ = storage.set_item(SESSION_KEY, &json);
+    }
+    signed
+}
+
+thread_local! {
+    /// What the page does once its session has ended ([`on_session_end`]).
+    static ON_END: std::cell::RefCell<Option<std::rc::Rc<dyn Fn()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Has `end` called whenever this page learns that its session has ended (the outbox is
+/// emptied then, and the page shows it signed out). One at a time: the last one set.
+pub fn on_session_end(end: impl Fn() + 'static) {
+    ON_END.with(|on_end| *on_end.borrow_mut() = Some(std::rc::Rc::new(end)));
+}
+
+/// The session tagged `tag` (`None`: no session known) has ended: signed out here, in
+/// another tab or outside this browser (a `401`). Unless the browser has signed in anew
+/// meanwhile (another tag), the session is forgotten, for every tab (the `storage`
+/// event), with the offline pages kept while it lasted, and the page hears of it
+/// ([`on_session_end`]).
+pub fn session_ended(tag: Option<String>) {
+    if signed().map(|signed| signed.tag) != tag {
+        return;
+    }
     if let Some(storage) = storage() {
-        let _ = storage.set_item(SESSION_KEY, &now_ms().to_string());
+        let _ = storage.remove_item(SESSION_KEY);
     }
     forget_offline_pages();
+    let end = ON_END.with(|on_end| on_end.borrow().clone());
+    if let Some(end) = end {
+        end();
+    }
 }
 
 /// Drops the pages the service worker keeps for offline reloads: they show whoever
 /// was signed in when they were kept.
-fn forget_offline_pages() {
+pub fn forget_offline_pages() {
     let window = web_sys::window();
     let Some(window) = window
         .filter(|w| js_sys::Reflect::get(w, &"caches".into()).is_ok_and(|c| !c.is_undefined()))
@@ -122,7 +200,8 @@ pub async fn history(
 
 /// `POST /api/rooms/{room}/typing`: tells the room you are typing.
 pub async fn post_typing(room: &RoomName) -> Result<(), String> {
-    send(Request::post(&format!("/api/rooms/{room}/typing")))
+    let request = Request::post(&format!("/api/rooms/{room}/typing"));
+    send_signed(request.build().map_err(network)?)
         .await
         .map(drop)
 }

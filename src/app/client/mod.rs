@@ -137,15 +137,41 @@ mod browser {
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::storage;
+pub use browser::{
+    begin_session, forget_offline_pages, on_session_end, session_ended, signed, storage,
+};
 pub use browser::{
     delete_message, edit_message, focus_by_id, history, keep_for_offline, load_last_read,
     load_recent, mark_read, notification_permission, notify, now_ms, page_hidden, post_typing,
     presence, react, request_notification_permission, save_recent, sign_in, sign_out,
 };
 
-/// The localStorage key a tab writes when it signs in or out, for the other tabs.
+/// The localStorage key of the session this browser is signed in with ([`Signed`]),
+/// absent while it is signed out. The other tabs hear of each change through its
+/// `storage` event.
 pub const SESSION_KEY: &str = "tiny-chat:session";
+
+/// The session this browser is signed in with, as the page knows it: the name, and a tag
+/// made afresh by the browser for each sign-in (or the first time it sees a session it did
+/// not sign in itself). The cookie, which holds the session's id, is out of the page's
+/// reach; the tag stands for it. Whatever waits to be sent carries the tag it was typed
+/// under (`outbox::Unsent`), and goes only while the tag is this one: a later session,
+/// even with the same name, has another tag.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Signed {
+    pub name: DisplayName,
+    pub tag: String,
+}
+
+impl Signed {
+    /// The stored session; `None` when it is absent or damaged (which counts as signed
+    /// out: nothing waiting is sent until a session is known again).
+    pub fn parse(json: &str) -> Option<Signed> {
+        serde_json::from_str::<Signed>(json)
+            .ok()
+            .filter(|signed| !signed.tag.is_empty())
+    }
+}
 
 /// The localStorage key of the last-read ids: a JSON object, room to message id.
 pub const LAST_READ_KEY: &str = "tiny-chat:last-read";

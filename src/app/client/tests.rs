@@ -16,3 +16,14 @@ fn last_read_ids_survive_a_bad_entry() {
     assert!(parse_last_read(r#"{"dev":"5-1"} {"qa":"0-0"}"#).is_empty());
     assert_eq!(last_read_json(&read), r#"{"dev":"5-1","qa":"0-0"}"#);
 }
+
+#[test]
+fn a_stored_session_without_a_tag_is_none() {
+    let signed = Signed::parse(r#"{"name":"Ann","tag":"0123abcd"}"#).unwrap();
+    assert_eq!(signed.name, DisplayName::parse("Ann").unwrap());
+    assert_eq!(signed.tag, "0123abcd");
+    assert_eq!(Signed::parse(r#"{"name":"Ann","tag":""}"#), None);
+    assert_eq!(Signed::parse(r#"{"name":"Ann"}"#), None);
+    // What the key held before sessions had tags: the time of the last change.
+    assert_eq!(Signed::parse("1765111111111"), None);
+}

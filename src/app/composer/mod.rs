@@ -44,6 +44,8 @@ fn send_later(
         client_id,
         room,
         sender,
+        // Given by `push`: the session it is typed in.
+        session: String::new(),
         text,
         failed: None,
     };

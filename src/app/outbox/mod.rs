@@ -7,16 +7,31 @@
 //! reload, not from two tabs at once. A post refused for good (a `4xx` other than `429`)
 //! stays, marked failed with the server's reason. The other tabs see the outbox change
 //! through localStorage's `storage` event, which also wakes the sender.
+//!
+//! A message goes only in the session it was typed in: each carries the tag of that
+//! session (`client::Signed`), and the outbox holds only those of the session this browser
+//! is signed in with now. When the page learns that its session has ended (signed out in
+//! any tab, or a `401` after it ended outside: the cookie expired, the name's hold was
+//! lost, a sign-out without JavaScript or from another device), the outbox is emptied and
+//! the page shows it signed out (`signed.rs`); whoever signs in next, under any name,
+//! starts a session with another tag, so nothing typed before is sent as theirs.
 
 #[cfg(feature = "hydrate")]
 mod send;
+#[cfg(feature = "hydrate")]
+mod signed;
+#[cfg(feature = "hydrate")]
+mod stored;
 mod view;
 
 #[cfg(feature = "hydrate")]
 pub use send::{cancel, flush, push, start, take_back};
 pub use view::{OutboxCount, OutboxList};
 
-use crate::message::{ChatMessage, DisplayName, RoomName};
+use crate::{
+    app::client::Signed,
+    message::{ChatMessage, DisplayName, RoomName},
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -32,8 +47,13 @@ pub struct Unsent {
     /// The idempotency key of its post, given when it was typed.
     pub client_id: String,
     pub room: RoomName,
-    /// Who typed it: it is sent only while that name is signed in here.
+    /// Who typed it.
     pub sender: DisplayName,
+    /// The tag of the session it was typed in (`Signed::tag`), given by `push`: it is sent
+    /// only in that session. Empty in what was stored before sessions had tags, which
+    /// is no session's.
+    #[serde(default)]
+    pub session: String,
     pub text: String,
     /// Why the server refused it for good; `None` while it waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,9 +61,14 @@ pub struct Unsent {
 }
 
 impl Unsent {
-    /// Whether it is still to be sent by `me` (the name signed in now).
-    pub fn sendable_by(&self, me: &DisplayName) -> bool {
-        self.failed.is_none() && self.sender.same_name(me)
+    /// Whether it was typed in the session `me` (the one this browser is signed in with).
+    pub fn typed_in(&self, me: &Signed) -> bool {
+        !self.session.is_empty() && self.session == me.tag && self.sender.same_name(&me.name)
+    }
+
+    /// Whether it is still to be sent in the session `me`.
+    pub fn sendable_by(&self, me: &Signed) -> bool {
+        self.failed.is_none() && self.typed_in(me)
     }
 }
 
@@ -106,8 +131,16 @@ mod tests {
             client_id: id.into(),
             room: RoomName::parse("lobby").unwrap(),
             sender: DisplayName::parse(sender).unwrap(),
+            session: "tag-1".into(),
             text: format!("text {id}"),
             failed: failed.map(str::to_owned),
+        }
+    }
+
+    fn signed(name: &str, tag: &str) -> Signed {
+        Signed {
+            name: DisplayName::parse(name).unwrap(),
+            tag: tag.into(),
         }
     }
 
@@ -132,11 +165,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_name_that_typed_it_sends_it_and_a_refusal_is_shown_with_its_reason() {
+    fn only_the_session_that_typed_it_sends_it_and_a_refusal_is_shown_with_its_reason() {
         let ann = DisplayName::parse("Ann").unwrap();
         let waiting = unsent("a", "ann", None);
-        assert!(waiting.sendable_by(&ann));
-        assert!(!waiting.sendable_by(&DisplayName::parse("bob").unwrap()));
+        assert!(waiting.sendable_by(&signed("Ann", "tag-1")));
+        assert!(!waiting.sendable_by(&signed("bob", "tag-1")));
+        // Signed in again as ann: another session, which does not send it.
+        assert!(!waiting.sendable_by(&signed("ann", "tag-2")));
         assert_eq!(status_of(&waiting, Some(&ann), true), "sending…");
         assert_eq!(status_of(&waiting, Some(&ann), false), "waiting to send");
         assert_eq!(
@@ -144,10 +179,19 @@ mod tests {
             "waiting for ann to sign in"
         );
         let failed = unsent("b", "ann", Some("text must be at most 2000 characters"));
-        assert!(!failed.sendable_by(&ann));
+        assert!(!failed.sendable_by(&signed("ann", "tag-1")));
         assert_eq!(
             status_of(&failed, Some(&ann), true),
             "failed: text must be at most 2000 characters"
         );
+    }
+
+    #[test]
+    fn what_was_stored_before_sessions_had_tags_belongs_to_no_session() {
+        let stored = r#"[{"client_id":"a","room":"lobby","sender":"ann","text":"hi"}]"#;
+        let [old] = parse(stored).try_into().unwrap();
+        assert_eq!(old.session, "");
+        assert!(!old.typed_in(&signed("ann", "")));
+        assert!(!old.sendable_by(&signed("ann", "tag-1")));
     }
 }

@@ -1,13 +1,17 @@
-//! The browser side of the outbox: localStorage, the `storage` event, and sending.
+//! The browser side of the outbox: the other tabs' changes (the `storage` event), and
+//! sending. `stored.rs` reads and writes it; `signed.rs` ties it to the session.
 //!
 //! Only the tab that holds the browser's stream sends (`live::sends`), one message at a
 //! time, oldest first; it is woken when the outbox changes here or in another tab, when
 //! it becomes the sender, when its stream opens and when the browser comes online.
 
-use super::{MAX_UNSENT, OUTBOX_KEY, Outbox, Unsent, parse};
+use super::{
+    MAX_UNSENT, OUTBOX_KEY, Outbox, Unsent, signed,
+    stored::{change, load},
+};
 use crate::{
     app::{SessionContext, client, live},
-    message::{ChatMessage, DisplayName, ErrorBody, SessionInfo},
+    message::{ChatMessage, ErrorBody},
 };
 use gloo_net::http::{Request, RequestBuilder};
 use leptos::{prelude::*, task::spawn_local};
@@ -23,34 +27,11 @@ thread_local! {
     static AGAIN: Cell<bool> = const { Cell::new(false) };
 }
 
-fn load() -> Vec<Unsent> {
-    client::storage()
-        .and_then(|s| s.get_item(OUTBOX_KEY).ok()?)
-        .map(|json| parse(&json))
-        .unwrap_or_default()
-}
-
-/// Reads, changes and writes the outbox at once (other tabs change it too), and shows
-/// it; whether it could be written.
-fn change(outbox: Outbox, edit: impl FnOnce(&mut Vec<Unsent>)) -> bool {
-    let mut all = load();
-    edit(&mut all);
-    let written = client::storage().is_some_and(|storage| {
-        let json = serde_json::to_string(&all).unwrap_or_default();
-        if all.is_empty() {
-            storage.remove_item(OUTBOX_KEY).is_ok()
-        } else {
-            storage.set_item(OUTBOX_KEY, &json).is_ok()
-        }
-    });
-    outbox.unsent.set(all);
-    written
-}
-
 /// Shows the outbox, follows the other tabs' changes to it and to who is signed in, and
 /// sends whenever this tab may. Once per page (the outbox outlives the room pages).
 pub fn start(outbox: Outbox, session: SessionContext) {
     outbox.unsent.set(load());
+    signed::follow(outbox, session);
     window_event_listener_untyped("storage", move |event| {
         let key = event
             .dyn_ref::<web_sys::StorageEvent>()
@@ -58,29 +39,25 @@ pub fn start(outbox: Outbox, session: SessionContext) {
         match key.as_deref() {
             Some(OUTBOX_KEY) | None => {
                 outbox.unsent.set(load());
-                flush(outbox, session);
+                flush(outbox);
             }
-            // Signed in or out in another tab: this one shows it, and sends as it.
-            Some(client::SESSION_KEY) => spawn_local(async move {
-                if let Ok(name) = signed_in().await {
-                    session.known.maybe_update(|known| {
-                        let changed = *known != Some(name.clone());
-                        *known = Some(name);
-                        changed
-                    });
-                    flush(outbox, session);
-                }
-            }),
+            Some(client::SESSION_KEY) => {
+                signed::changed_elsewhere(outbox, session);
+                flush(outbox);
+            }
             Some(_) => {}
         }
     });
-    live::on_wake(move || flush(outbox, session));
-    flush(outbox, session);
+    live::on_wake(move || flush(outbox));
+    flush(outbox);
 }
 
-/// Puts a message in the outbox and wakes the sender. `Err` with the reason when the
-/// outbox is full or storage refuses it: the composer keeps the text then.
-pub fn push(outbox: Outbox, session: SessionContext, unsent: Unsent) -> Result<(), String> {
+/// Puts a message in the outbox, under the session it is typed in, and wakes the sender.
+/// `Err` with the reason when the outbox is full or storage refuses it, or when this
+/// browser is no longer signed in as its sender: the composer keeps the text then.
+pub fn push(outbox: Outbox, session: SessionContext, mut unsent: Unsent) -> Result<(), String> {
+    unsent.session = signed::tag_for(session, &unsent.sender)
+        .ok_or_else(|| format!("this browser is no longer signed in as {}", unsent.sender))?;
     if load().len() >= MAX_UNSENT {
         return Err(format!(
             "{MAX_UNSENT} messages are waiting to be sent already"
@@ -89,7 +66,7 @@ pub fn push(outbox: Outbox, session: SessionContext, unsent: Unsent) -> Result<(
     if !change(outbox, |all| all.push(unsent)) {
         return Err("this browser's storage refused the message".to_owned());
     }
-    flush(outbox, session);
+    flush(outbox);
     Ok(())
 }
 
@@ -114,7 +91,7 @@ pub fn take_back(outbox: Outbox, client_id: &str) {
 }
 
 /// Sends what waits, if this tab is the sender; once at a time.
-pub fn flush(outbox: Outbox, session: SessionContext) {
+pub fn flush(outbox: Outbox) {
     if !live::sends() {
         return;
     }
@@ -125,23 +102,23 @@ pub fn flush(outbox: Outbox, session: SessionContext) {
     spawn_local(async move {
         let retry = loop {
             AGAIN.with(|a| a.set(false));
-            let retry = send_all(outbox, session).await;
+            let retry = send_all(outbox).await;
             if !AGAIN.with(Cell::get) {
                 break retry;
             }
         };
         SENDING.with(|s| s.set(false));
         if let Some(after) = retry {
-            set_timeout(move || flush(outbox, session), after);
+            set_timeout(move || flush(outbox), after);
         }
     });
 }
 
-/// Sends the waiting messages of the name signed in, oldest first, until none is left
+/// Sends the waiting messages of the session signed in, oldest first, until none is left
 /// (`None`) or one must wait (how long).
-async fn send_all(outbox: Outbox, session: SessionContext) -> Option<Duration> {
+async fn send_all(outbox: Outbox) -> Option<Duration> {
     loop {
-        let me = session.name_untracked()?;
+        let me = client::signed()?;
         if !window().navigator().on_line() || !live::sends() {
             return None;
         }
@@ -175,23 +152,14 @@ async fn send_all(outbox: Outbox, session: SessionContext) -> Option<Duration> {
                     }
                 });
             }
-            // Signed out meanwhile (in another tab, say): it waits for its name.
+            // The session has ended (outside this browser, say): nothing of it is sent,
+            // and the page shows it signed out (unless it has signed in anew meanwhile).
             Sent::SignedOut => {
-                session.known.set(Some(None));
+                client::session_ended(Some(me.tag));
                 return None;
             }
             Sent::Later(after) => return Some(after),
         }
-    }
-}
-
-/// `GET /api/session`: the name signed in, if any; `Err` when there is no answer.
-async fn signed_in() -> Result<Option<DisplayName>, ()> {
-    let response = Request::get("/api/session").send().await.map_err(drop)?;
-    match response.status() {
-        200 => Ok(response.json::<SessionInfo>().await.ok().map(|s| s.name)),
-        401 => Ok(None),
-        _ => Err(()),
     }
 }
 
