@@ -87,6 +87,7 @@ impl Server {
             // thousands of clients comes from 127.0.0.1.
             .env("CHAT_POST_RATE", "0")
             .env("CHAT_SIGNIN_RATE", "0")
+            .env("CHAT_NEW_ROOMS_PER_HOUR", "0")
             .env("CHAT_MAX_STREAMS_PER_CLIENT", "0")
             .env("CHAT_LEAVE_GRACE_SECS", launch.leave_grace_secs.to_string())
             .env_remove("REDIS_URL")

@@ -135,8 +135,7 @@ pub fn router(state: AppState) -> Router {
     let csrf = security::csrf_layer(state.public_origin.as_ref())
         .expect("CHAT_PUBLIC_URL is validated when the config is parsed");
     let [nosniff, referrer] = security::header_layers();
-    let hosts =
-        axum::middleware::from_fn_with_state(state.public_origin.clone(), security::host_guard);
+    let hosts = security::HostGuardLayer::new(state.public_origin.clone());
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(ops::healthz))

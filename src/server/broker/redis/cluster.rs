@@ -99,10 +99,10 @@ impl RedisBroker {
     /// a post that makes a `new_room`, the name's new-room limit.
     pub(super) async fn admit(&self, author: &Holder, new_room: bool) -> BrokerResult<()> {
         let mut call = self.scripts.admit.call();
-        call.key("hold", self.keys.name(&author.name))
-            .key("rate", self.keys.rate(&author.name));
+        let name = self.keys.of_name(&author.name);
+        call.key("hold", name.hold).key("rate", name.rate);
         if new_room {
-            call.key("new_room", self.keys.new_room_by_name(&author.name));
+            call.key("new_room", name.new_room);
         }
         let (outcome, reply): (i64, String) = call
             .arg("session", &author.session_id)

@@ -26,6 +26,14 @@ pub(super) struct Keys {
     pub(super) tagged: bool,
 }
 
+/// A name's hold, its post limit and its new-room limit (in the name's slot on a
+/// cluster, beside its hold).
+pub(super) struct NameKeys {
+    pub hold: String,
+    pub rate: String,
+    pub new_room: String,
+}
+
 impl Keys {
     /// `P:room:<room>:<what>`, with the room as a hash tag on a cluster.
     pub(super) fn room_key(&self, room: &RoomName, what: &str) -> String {
@@ -61,33 +69,40 @@ impl Keys {
     }
 
     pub(super) fn name(&self, name: &DisplayName) -> String {
+        self.hold_of(&name.key())
+    }
+
+    /// The hold of the name whose key ([`DisplayName::key`]) is `key`.
+    fn hold_of(&self, key: &str) -> String {
         if self.tagged {
             // One tag for the hold and the limit (see `cluster`).
-            format!("{}:{{name:{}}}", self.prefix, name.key())
+            format!("{}:{{name:{key}}}", self.prefix)
         } else {
-            format!("{}:name:{}", self.prefix, name.key())
+            format!("{}:name:{key}", self.prefix)
         }
     }
 
-    pub(super) fn rate(&self, name: &DisplayName) -> String {
-        if self.tagged {
-            format!("{}:rate", self.name(name))
+    /// A name's keys, its key taken once: a post names all three.
+    pub(super) fn of_name(&self, name: &DisplayName) -> NameKeys {
+        let key = name.key();
+        let hold = self.hold_of(&key);
+        let (rate, new_room) = if self.tagged {
+            (format!("{hold}:rate"), format!("{hold}:newroom"))
         } else {
-            format!("{}:rate:{}", self.prefix, name.key())
+            (
+                format!("{}:rate:{key}", self.prefix),
+                format!("{}:newroom:{key}", self.prefix),
+            )
+        };
+        NameKeys {
+            hold,
+            rate,
+            new_room,
         }
     }
 
     pub(super) fn signin(&self, client: IpAddr) -> String {
         format!("{}:signin:{client}", self.prefix)
-    }
-
-    /// A name's new-room limit (in the name's slot on a cluster, beside its hold).
-    pub(super) fn new_room_by_name(&self, name: &DisplayName) -> String {
-        if self.tagged {
-            format!("{}:newroom", self.name(name))
-        } else {
-            format!("{}:newroom:{}", self.prefix, name.key())
-        }
     }
 
     /// A client address's new-room limit.
@@ -210,7 +225,7 @@ mod tests {
                 .iter()
                 .all(|k| slot(k.clone()) == slot(keys.log(&room)))
         );
-        assert_eq!(slot(keys.name(&name)), slot(keys.rate(&name)));
+        assert_eq!(slot(keys.name(&name)), slot(keys.of_name(&name).rate));
     }
 
     #[test]

@@ -231,8 +231,8 @@ impl RedisBroker {
             .arg("rate_interval", interval_us(self.limits.post_rate))
             .arg("rate_burst", self.limits.post_burst);
         if self.cluster.is_none() {
-            call.key("hold", self.keys.name(&author.name))
-                .key("rate", self.keys.rate(&author.name));
+            let name = self.keys.of_name(&author.name);
+            call.key("hold", name.hold).key("rate", name.rate);
         }
         let (outcome, reply): (i64, String) = call
             .run(&self.connection, "running the change script")

@@ -21,10 +21,11 @@ impl RedisBroker {
         let (room, author) = (&new.room, &new.author);
         let mut call = self.scripts.publish.call();
         self.append_args(&mut call, &new);
+        let name = self.keys.of_name(&author.name);
         call.key("rooms", self.keys.rooms())
-            .key("hold", self.keys.name(&author.name))
-            .key("rate", self.keys.rate(&author.name))
-            .key("new_room_by_name", self.keys.new_room_by_name(&author.name))
+            .key("hold", name.hold)
+            .key("rate", name.rate)
+            .key("new_room_by_name", name.new_room)
             .key(
                 "new_room_by_client",
                 self.keys.new_room_by_client(new.client),
