@@ -40,11 +40,37 @@ pub(super) struct State {
 /// that message too.
 #[derive(Default)]
 pub(super) struct Room {
-    pub(super) log: VecDeque<Entry>,
+    pub(super) log: VecDeque<Kept>,
     pub(super) messages: BTreeMap<MessageId, ChatMessage>,
     /// The newest message's id: the room's place in [`State::activity`].
     pub(super) newest_message: Option<MessageId>,
     pub(super) bytes: usize,
+}
+
+/// A log entry as the room keeps it: whole, or an update that names its message, which
+/// `Room::messages` holds as it stands (so that a flood of reactions keeps one copy of
+/// the message, not one per change: a replay sends it as it stands then).
+pub(super) enum Kept {
+    Whole(Entry),
+    Update { id: MessageId, of: MessageId },
+}
+
+impl Kept {
+    fn id(&self) -> MessageId {
+        match self {
+            Kept::Whole(entry) => entry.id(),
+            Kept::Update { id, .. } => *id,
+        }
+    }
+
+    /// What it costs to keep, with its deque slot.
+    fn size(&self) -> usize {
+        match self {
+            Kept::Whole(entry) => size_of_entry(entry),
+            Kept::Update { .. } => 0,
+        }
+        .max(std::mem::size_of::<Kept>())
+    }
 }
 
 /// What a message costs to keep: its strings plus the struct.
@@ -110,7 +136,7 @@ impl State {
         room.messages.insert(id, message.clone());
         room.bytes += cost;
         self.bytes += cost;
-        self.append(Entry::Message(message), limits);
+        self.append(&room_name, Kept::Whole(Entry::Message(message)), limits);
         if let Some(previous) = previous_newest {
             self.activity.remove(&previous);
         }
@@ -154,12 +180,7 @@ impl State {
             let Some(old) = room.log.pop_front() else {
                 break;
             };
-            let mut freed = size_of_entry(&old);
-            if let Entry::Message(message) = &old
-                && let Some(current) = room.messages.remove(&message.id)
-            {
-                freed += size_of_message(&current);
-            }
+            let freed = forget(room, &old);
             room.bytes -= freed;
             self.bytes -= freed;
         }
@@ -169,12 +190,12 @@ impl State {
     /// oldest entry while the room keeps more messages than the history limit, or the log
     /// more than [`LOG_ENTRIES_PER_MESSAGE`] entries per message of the limit: a message
     /// trimmed from the log leaves history too.
-    fn append(&mut self, entry: Entry, limits: &Limits) {
-        let cost = size_of_entry(&entry);
-        let Some(room) = self.rooms.get_mut(entry.room()) else {
+    fn append(&mut self, room: &RoomName, kept: Kept, limits: &Limits) {
+        let cost = kept.size();
+        let Some(room) = self.rooms.get_mut(room) else {
             return;
         };
-        room.log.push_back(entry);
+        room.log.push_back(kept);
         room.bytes += cost;
         self.bytes += cost;
         while room.messages.len() > limits.history
@@ -183,12 +204,7 @@ impl State {
             let Some(old) = room.log.pop_front() else {
                 break;
             };
-            let mut freed = size_of_entry(&old);
-            if let Entry::Message(message) = &old
-                && let Some(current) = room.messages.remove(&message.id)
-            {
-                freed += size_of_message(&current);
-            }
+            let freed = forget(room, &old);
             room.bytes -= freed;
             self.bytes -= freed;
         }
@@ -205,6 +221,18 @@ impl State {
     pub(super) fn find(&self, room: &RoomName, id: MessageId) -> Option<&ChatMessage> {
         self.rooms.get(room)?.messages.get(&id)
     }
+}
+
+/// Forgets a log entry trimmed from `room`'s log, with its message when it is one;
+/// answers the bytes freed.
+fn forget(room: &mut Room, old: &Kept) -> usize {
+    let mut freed = old.size();
+    if let Kept::Whole(Entry::Message(message)) = old
+        && let Some(current) = room.messages.remove(&message.id)
+    {
+        freed += size_of_message(&current);
+    }
+    freed
 }
 
 impl MemoryBroker {
@@ -290,25 +318,27 @@ impl RoomLog for MemoryBroker {
         let room = state.rooms.get_mut(&change.room).expect("found above");
         let old = room.messages.remove(&change.id).expect("found above");
         let mut cost = -(size_of_message(&old) as isize);
-        let (entry, answer) = if let Outcome::Updated(message) = outcome {
+        let (entry, kept, answer) = if let Outcome::Updated(message) = outcome {
             cost += size_of_message(&message) as isize;
             room.messages.insert(change.id, message.clone());
             let entry = Entry::Update {
                 id,
                 message: message.clone(),
             };
-            (entry, Changed::Message(message))
+            let kept = Kept::Update { id, of: change.id };
+            (entry, kept, Changed::Message(message))
         } else {
             let deleted = Deleted {
                 room: change.room.clone(),
                 id: change.id,
             };
-            (Entry::Delete { id, deleted }, Changed::Deleted)
+            let entry = Entry::Delete { id, deleted };
+            (entry.clone(), Kept::Whole(entry), Changed::Deleted)
         };
         room.bytes = room.bytes.saturating_add_signed(cost);
         let keep = room.newest_message.unwrap_or(change.id);
         state.bytes = state.bytes.saturating_add_signed(cost);
-        state.append(entry.clone(), &self.limits);
+        state.append(&change.room, kept, &self.limits);
         state.evict(Some(keep), id, &self.limits);
         self.hub.dispatch(&entry);
         Ok(answer)
@@ -335,18 +365,33 @@ impl RoomLog for MemoryBroker {
 
     async fn after(&self, room: &RoomName, after: MessageId, limit: usize) -> BrokerResult<After> {
         let state = self.lock();
-        let Some(log) = state.rooms.get(room).map(|r| &r.log) else {
+        let Some(room) = state.rooms.get(room) else {
             return Ok(After::Resync { oldest: None });
         };
-        match log.binary_search_by(|e| e.id().cmp(&after)) {
-            Ok(index) => Ok(After::Entries(Page::of(
-                log.range(index + 1..).take(limit).cloned().collect(),
-                limit,
-            ))),
-            Err(_) => Ok(After::Resync {
-                oldest: log.front().map(Entry::id),
-            }),
-        }
+        let log = &room.log;
+        let Ok(index) = log.binary_search_by(|e| e.id().cmp(&after)) else {
+            return Ok(After::Resync {
+                oldest: log.front().map(Kept::id),
+            });
+        };
+        let read: Vec<&Kept> = log.range(index + 1..).take(limit).collect();
+        // An update is sent with its message as it stands; one of a message deleted
+        // since is left out, as the delete that follows it says the rest.
+        let entries = read
+            .iter()
+            .filter_map(|kept| match kept {
+                Kept::Whole(entry) => Some(entry.clone()),
+                Kept::Update { id, of } => room.messages.get(of).map(|message| Entry::Update {
+                    id: *id,
+                    message: message.clone(),
+                }),
+            })
+            .collect();
+        Ok(After::Entries(Page {
+            entries,
+            last: read.last().map(|kept| kept.id()),
+            full: read.len() >= limit,
+        }))
     }
 
     async fn rooms(&self) -> BrokerResult<Vec<RoomSummary>> {

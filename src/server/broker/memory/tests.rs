@@ -201,3 +201,55 @@ async fn a_repeat_answers_with_the_first_message_as_stored_and_none_once_it_is_g
     let gone = broker.publish(post("once", Some("c-1"))).await;
     assert!(matches!(gone, Err(BrokerError::NotFound)), "{gone:?}");
 }
+
+#[tokio::test]
+async fn the_log_keeps_a_changed_message_once_and_a_replay_sends_it_as_it_stands() {
+    use crate::server::broker::{After, Change, ChangeKind, log::Entry};
+    let (broker, ann) = broker(limits()).await;
+    let sent = match broker.publish(new_message(&ann, "a", "first")).await {
+        Ok(Published::New(message)) => message,
+        other => panic!("{other:?}"),
+    };
+    let edit = |text: &str| Change {
+        room: sent.room.clone(),
+        id: sent.id,
+        author: ann.clone(),
+        kind: ChangeKind::Edit(MessageText::parse(text).unwrap()),
+    };
+    let replay = || async {
+        match broker.after(&sent.room, sent.id, 10).await.unwrap() {
+            After::Entries(page) => page,
+            other => panic!("{other:?}"),
+        }
+    };
+    broker.change(edit("second")).await.unwrap();
+    broker.change(edit("third")).await.unwrap();
+    let page = replay().await;
+    let texts: Vec<&str> = page
+        .entries
+        .iter()
+        .map(|entry| match entry {
+            Entry::Update { message, .. } => message.text.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        ["third", "third"],
+        "each update as the message stands"
+    );
+    assert_eq!(page.last, page.entries.last().map(Entry::id));
+
+    let delete = Change {
+        kind: ChangeKind::Delete,
+        ..edit("unused")
+    };
+    broker.change(delete).await.unwrap();
+    let page = replay().await;
+    assert!(
+        matches!(page.entries[..], [Entry::Delete { .. }]),
+        "only the delete: {:?}",
+        page.entries
+    );
+    assert!(page.last.is_some_and(|last| last > sent.id));
+}
