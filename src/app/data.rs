@@ -172,13 +172,13 @@ pub async fn post(
 ) -> Result<ChatMessage, ServerFnError> {
     use crate::server::{
         broker::Published,
-        http::{cookie::Token, net::ClientAddr},
+        http::{cookie::Token, error::Error, net::ClientAddr},
     };
     let state = ssr::state()?;
     let room = ssr::room(&room)?;
     let parts: axum::http::request::Parts = leptos_axum::extract().await?;
     let token = Token::from_headers(&parts.headers, &state.cookie)
-        .ok_or_else(|| ServerFnError::new("sign in first"))?;
+        .ok_or_else(|| ssr::error(Error::Unauthenticated))?;
     let client = ClientAddr::of(&parts, &state.trusted_proxies).limit_key();
     let published = state
         .chat
@@ -193,7 +193,10 @@ pub async fn post(
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::FormError;
-    use crate::{message::RoomName, server::state::AppState};
+    use crate::{
+        message::RoomName,
+        server::{http::error::Error, state::AppState},
+    };
     use leptos::prelude::*;
 
     pub fn state() -> Result<AppState, ServerFnError> {
@@ -201,24 +204,29 @@ mod ssr {
     }
 
     pub fn room(raw: &str) -> Result<RoomName, ServerFnError> {
-        RoomName::parse(raw).map_err(|e| ServerFnError::new(e.to_string()))
+        RoomName::parse(raw).map_err(error)
     }
 
     /// A use case's refusal, as the API would say it: its public message only (a
-    /// failure of the broker is logged in full, and not shown to the page).
-    pub fn error(error: impl Into<crate::server::http::error::Error>) -> ServerFnError {
+    /// failure of the broker is logged in full, and not shown to the page). Called over
+    /// HTTP, the server function answers it in the API's shape, with its status
+    /// ([`refuse`](crate::server::http::server_fns::refuse)).
+    pub fn error(error: impl Into<Error>) -> ServerFnError {
         let error = error.into();
-        if let crate::server::http::error::Error::Broker(broker) = &error {
+        if let Error::Broker(broker) = &error {
             tracing::error!(
                 error = format!("{broker:#}"),
                 "a page could not load its data"
             );
         }
+        crate::server::http::server_fns::refuse(&error);
         ServerFnError::new(error.public_message())
     }
 
-    /// An API error as a [`FormError`] for the page the form came from.
-    pub fn form_error(error: &crate::server::http::error::Error, value: &str) -> ServerFnError {
+    /// An API error as a [`FormError`] for the page the form came from (over HTTP,
+    /// likewise in the API's shape to anything but a form post).
+    pub fn form_error(error: &Error, value: &str) -> ServerFnError {
+        crate::server::http::server_fns::refuse(error);
         let form = FormError {
             code: error.code().to_owned(),
             message: error.public_message(),

@@ -124,6 +124,15 @@ impl Error {
         }
     }
 
+    /// When to try again, for a refusal that says (`Retry-After`, in seconds).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Error::RoomsFull => Some(ROOMS_FULL_RETRY_SECS),
+            _ => None,
+        }
+    }
+
     /// What the client is told. Broker failures are logged in full and answered
     /// without their internals.
     pub fn public_message(&self) -> String {
@@ -148,12 +157,7 @@ impl IntoResponse for Error {
             },
         };
         let mut response = (self.status_code(), axum::Json(body)).into_response();
-        let retry_after_secs = match self {
-            Error::RateLimited { retry_after_secs } => Some(retry_after_secs),
-            Error::RoomsFull => Some(ROOMS_FULL_RETRY_SECS),
-            _ => None,
-        };
-        if let Some(secs) = retry_after_secs {
+        if let Some(secs) = self.retry_after_secs() {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod net;
 pub mod ops;
 pub mod security;
+pub mod server_fns;
 pub mod session;
 pub mod sse;
 
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
     let pages = pages
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         .fallback(files)
+        .layer(axum::middleware::from_fn(server_fns::errors_as_json))
         // Pages name this build's hashed files: never served from a cache unchecked.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

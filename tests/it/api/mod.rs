@@ -6,5 +6,6 @@ mod errors;
 mod messages;
 mod pages;
 mod resume;
+mod server_fns;
 mod sessions;
 mod streams;
