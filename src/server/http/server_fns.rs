@@ -63,8 +63,13 @@ pub async fn errors_as_json(request: Request, next: Next) -> Response {
         Some(mark) => {
             let (status, code) = mark.split_once(' ').unwrap_or((mark, "internal"));
             let status = status.parse().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let message = serde_json::from_str::<crate::app::data::FormError>(message)
-                .map_or_else(|_| message.to_owned(), |form| form.message);
+            // A form's refusal (`app::data::FormError`) says its message as `message`.
+            let form: Option<serde_json::Value> = serde_json::from_str(message).ok();
+            let message = form
+                .as_ref()
+                .and_then(|form| form["message"].as_str())
+                .unwrap_or(message)
+                .to_owned();
             (status, code.to_owned(), message)
         }
         None if matches!(kind, "Args" | "MissingArg" | "Deserialization") => (
