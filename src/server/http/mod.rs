@@ -15,6 +15,7 @@ pub mod assets;
 pub mod cookie;
 pub mod error;
 pub mod extract;
+pub mod layers;
 pub mod net;
 pub mod ops;
 pub mod security;
@@ -83,12 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(sse::events))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
-        // What the API answers is about one person at one moment: no cache keeps it
-        // (the event streams say `no-cache` themselves, which this leaves).
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        // (`Cache-Control: no-store` comes from `layers::ResponseHeadersLayer`.)
         // The JSON extractor answers `413 payload_too_large` in the API's error shape.
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
 
@@ -136,8 +132,7 @@ pub fn router(state: AppState) -> Router {
 
     let csrf = security::csrf_layer(state.public_origin.as_ref())
         .expect("CHAT_PUBLIC_URL is validated when the config is parsed");
-    let [nosniff, referrer] = security::header_layers();
-    let hosts = security::HostGuardLayer::new(state.public_origin.clone());
+    let hosts = layers::HostGuardLayer::new(state.public_origin.clone());
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(ops::healthz))
@@ -145,8 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(pages)
         .layer(csrf)
-        .layer(nosniff)
-        .layer(referrer)
+        .layer(layers::ResponseHeadersLayer)
         .layer(hosts)
         .with_state(state)
 }

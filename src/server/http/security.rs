@@ -13,20 +13,10 @@
 use super::{error::Error, net::PublicOrigin};
 use axum::{
     body::Body,
-    http::{HeaderName, HeaderValue, Request, Response, header},
+    http::{HeaderName, HeaderValue, Response, header},
     response::IntoResponse,
 };
-use futures::future::Either;
-use std::{
-    future::Ready,
-    sync::Arc,
-    task::{Context, Poll},
-};
-use tower::{Layer, Service};
-use tower_http::{
-    csrf::{CsrfLayer, ProtectionError},
-    set_header::SetResponseHeaderLayer,
-};
+use tower_http::csrf::{CsrfLayer, ProtectionError};
 
 /// Refuses state-changing requests from other sites with `403 cross_origin`.
 pub fn csrf_layer(
@@ -54,79 +44,6 @@ pub fn host_allowed(host: &str, public: Option<&PublicOrigin>) -> bool {
     name == "localhost"
         || name.parse::<std::net::IpAddr>().is_ok()
         || public.is_some_and(|origin| origin.host() == name)
-}
-
-/// Answers `421` to a request for a host the server does not answer for (see
-/// [`host_allowed`]), before anything else sees it. A layer of its own rather than
-/// `axum::middleware::from_fn`, which clones the service it wraps on every request:
-/// that clone, on every route, cost a Redis post 0.96× (BENCHMARKS.md, issue 23).
-#[derive(Clone)]
-pub struct HostGuardLayer(Arc<Option<PublicOrigin>>);
-
-impl HostGuardLayer {
-    pub fn new(public: Option<PublicOrigin>) -> Self {
-        Self(Arc::new(public))
-    }
-}
-
-impl<S> Layer<S> for HostGuardLayer {
-    type Service = HostGuard<S>;
-
-    fn layer(&self, inner: S) -> HostGuard<S> {
-        HostGuard {
-            inner,
-            public: Arc::clone(&self.0),
-        }
-    }
-}
-
-/// The service of [`HostGuardLayer`].
-#[derive(Clone)]
-pub struct HostGuard<S> {
-    inner: S,
-    public: Arc<Option<PublicOrigin>>,
-}
-
-impl<S, B> Service<Request<B>> for HostGuard<S>
-where
-    S: Service<Request<B>, Response = Response<Body>>,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().authority().map(|a| a.as_str()));
-        if host.is_some_and(|host| host_allowed(host, self.public.as_ref().as_ref())) {
-            Either::Left(self.inner.call(request))
-        } else {
-            Either::Right(std::future::ready(Ok(
-                Error::MisdirectedRequest.into_response()
-            )))
-        }
-    }
-}
-
-/// `X-Content-Type-Options` and `Referrer-Policy`, on every response.
-pub fn header_layers() -> [SetResponseHeaderLayer<HeaderValue>; 2] {
-    [
-        SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ),
-    ]
 }
 
 /// The Content-Security-Policy of a page whose inline scripts carry `nonce`.

@@ -195,6 +195,7 @@ pub struct EventStream {
     /// Cancelled when the person's session no longer holds its name (never, for a
     /// stream without presence): the stream ends, and their presence at once.
     ended: CancellationToken,
+    watched: bool,
     _watch: Option<Watch>,
 }
 
@@ -228,6 +229,7 @@ impl EventStream {
             ended: watch
                 .as_ref()
                 .map_or_else(CancellationToken::new, |w| w.ended.clone()),
+            watched: watch.is_some(),
             _watch: watch,
         }
     }
@@ -262,7 +264,8 @@ impl EventStream {
                         return Some(Bytes::from_static(PING));
                     }
                 }
-                () = self.ended.cancelled() => {
+                // Only a stream of a person watches: polling a token registers a waker.
+                () = self.ended.cancelled(), if self.watched => {
                     for here in self.here.drain(..) {
                         here.leave_now();
                     }
