@@ -62,6 +62,43 @@ test('alice edits her message: bob sees the new text, marked edited', async ({ b
   await expect(row(bob, 'hello bob').locator('.edited')).toHaveText('(edited)');
 });
 
+test('a name taken again is another person: the earlier holder\'s messages are not yours', async ({ browser, chat }) => {
+  const node = await chat.node();
+  // The first Mason writes, and leaves the name.
+  const first = await browser.newContext();
+  const api = first.request;
+  expect((await api.post(`${node.url}/api/session`, { data: { name: 'mason' } })).status()).toBe(200);
+  const sent = await api.post(`${node.url}/api/rooms/holdings/messages`, { data: { text: 'the first mason' } });
+  expect(sent.status()).toBe(201);
+  expect((await api.delete(`${node.url}/api/session`)).status()).toBe(204);
+  await first.close();
+
+  // Someone else takes it, in the room's own form, and writes.
+  const page = await (await browser.newContext()).newPage();
+  await openRoom(page, node, 'holdings');
+  await page.getByLabel('Pick a name to join the conversation').fill('Mason');
+  await page.getByRole('button', { name: 'Join' }).click();
+  await say(page, 'the second mason');
+
+  // Theirs is theirs; the first Mason's is not, now or after a reload (the page then
+  // learns the session from the server's render, not from the sign-in).
+  for (const reload of [false, true]) {
+    if (reload) {
+      await page.reload();
+      await expect(page.locator('.room-header .status')).toHaveText('live');
+    }
+    await expect(messageTexts(page)).toHaveText(['the first mason', 'the second mason']);
+    await expect(page.locator('.message.mine .text')).toHaveText(['the second mason']);
+    await row(page, 'the first mason').hover();
+    await expect(row(page, 'the first mason').getByRole('button', { name: 'Add reaction' })).toBeVisible();
+    for (const action of ['Edit message', 'Delete message']) {
+      await expect(row(page, 'the first mason').getByRole('button', { name: action })).toHaveCount(0);
+    }
+    await row(page, 'the second mason').hover();
+    await expect(row(page, 'the second mason').getByRole('button', { name: 'Edit message' })).toBeVisible();
+  }
+});
+
 test('alice deletes her message, after saying yes: it is gone for both', async ({ browser, chat }) => {
   const node = await chat.node();
   const { alice, bob } = await aliceAndBob(browser, node, 'deletes');

@@ -191,13 +191,29 @@ pub async fn post(
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(super) mod ssr {
     use super::FormError;
     use crate::{
-        message::RoomName,
+        message::{DisplayName, RoomName, SessionInfo},
         server::{http::error::Error, state::AppState},
     };
     use leptos::prelude::*;
+
+    /// The holding of the session whose page is being rendered, when it holds `name`
+    /// (`whoami` has checked that it still does).
+    pub fn holding(name: DisplayName) -> SessionInfo {
+        use crate::server::http::cookie::Token;
+        let token = use_context::<AppState>().zip(use_context::<axum::http::request::Parts>());
+        let token =
+            token.and_then(|(state, parts)| Token::from_headers(&parts.headers, &state.cookie));
+        match token {
+            Some(token) if token.name.same_name(&name) => token.info(),
+            _ => SessionInfo {
+                name,
+                since: String::new(),
+            },
+        }
+    }
 
     pub fn state() -> Result<AppState, ServerFnError> {
         use_context::<AppState>().ok_or_else(|| ServerFnError::new("no app state in context"))

@@ -73,8 +73,9 @@ fn grouped(all: &Messages) -> impl Iterator<Item = (&ChatMessage, bool)> {
 pub(super) fn rows_html() -> String {
     let session = expect_context::<SessionContext>();
     let feed = expect_context::<Feed>();
+    let viewer = session.name_untracked().map(super::data::ssr::holding);
     feed.messages
-        .with_untracked(|all| page_html::rows_html(all, session.name_untracked().as_ref()))
+        .with_untracked(|all| page_html::rows_html(all, viewer.as_ref()))
 }
 
 /// Puts the live rows into `log`, in place of whatever the server sent there (called
@@ -86,10 +87,17 @@ pub(super) fn mount_rows(log: &web_sys::HtmlOListElement, session: SessionContex
     let messages = expect_context::<Feed>().messages;
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let me = Memo::new(move |_| session.name());
+    // When this session's holding of its name began, as the browser keeps it (a page
+    // rendered signed in asks the server at once when it does not: `outbox::signed`).
+    let since = Memo::new(move |_| {
+        let me = session.name()?;
+        let held = client::signed().filter(|held| held.name.same_name(&me));
+        held.map(|held| held.since)
+    });
     let rows = Memo::new(move |_| messages.with(rows));
     let mut live = view! {
         <For each=move || rows.get() key=|row| (row.id, row.first_of_group) let(row)>
-            <MessageRow row me hydrated />
+            <MessageRow row me since hydrated />
         </For>
     }
     .build();
@@ -116,7 +124,8 @@ struct RowState {
     message: Signal<Option<ChatMessage>>,
     me: Memo<Option<DisplayName>>,
     hydrated: ReadSignal<bool>,
-    /// Yours, while your session holds the sender's name.
+    /// Yours: sent by your session's holding of the sender's name (not by an earlier
+    /// holder of that name).
     mine: Signal<bool>,
     popup: RwSignal<Popup>,
     /// A change of this message is on its way: the next waits for its answer, so that
@@ -177,6 +186,8 @@ impl RowState {
 fn MessageRow(
     row: Row,
     me: Memo<Option<DisplayName>>,
+    /// When your session's holding of its name began (`SessionInfo::since`).
+    since: Memo<Option<String>>,
     hydrated: ReadSignal<bool>,
 ) -> impl IntoView {
     let feed = expect_context::<Feed>();
@@ -191,8 +202,11 @@ fn MessageRow(
         derived(move || message.with(|m| m.as_ref().map(|m| m.text.clone()).unwrap_or_default()));
     let edited_at = derived(move || message.with(|m| m.as_ref()?.edited_at.clone()));
     let mine = {
-        let sender = sender.clone();
-        derived(move || me.with(|me| me.as_ref().is_some_and(|me| me.same_name(&sender))))
+        let (sender, sent_at) = (sender.clone(), sent_at.clone());
+        derived(move || {
+            since.with(|since| since.as_ref().is_some_and(|since| &sent_at >= since))
+                && me.with(|me| me.as_ref().is_some_and(|me| me.same_name(&sender)))
+        })
     };
     let state = RowState {
         feed,

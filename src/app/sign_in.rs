@@ -71,9 +71,9 @@ pub fn SignInForm(
         busy.set(true);
         spawn_local(async move {
             match client::sign_in(&raw).await {
-                Ok(name) => {
+                Ok(holding) => {
                     error.set(None);
-                    session.known.set(Some(Some(name)));
+                    session.known.set(Some(Some(holding.name)));
                 }
                 Err(message) => error.set(Some(sentence(&message))),
             }

@@ -97,16 +97,16 @@ pub async fn react(
         .map_err(network)
 }
 
-pub async fn sign_in(name: &str) -> Result<DisplayName, String> {
+pub async fn sign_in(name: &str) -> Result<SessionInfo, String> {
     let request = Request::post("/api/session")
         .json(&serde_json::json!({ "name": name }))
         .map_err(network)?;
     let session: SessionInfo = send_built(request).await?.json().await.map_err(network)?;
     // A new session, even under the same name: what waits under the last one's tag is
     // not this one's to send, and the offline pages show the last one.
-    begin_session(session.name.clone());
+    begin_session(session.clone());
     forget_offline_pages();
-    Ok(session.name)
+    Ok(session)
 }
 
 pub async fn sign_out() -> Result<(), String> {
@@ -125,10 +125,11 @@ pub fn signed() -> Option<Signed> {
 /// signed in, or first sees a session signed in elsewhere, without JavaScript say): gives
 /// the session a new tag and keeps it, for every tab (they hear of it through the
 /// `storage` event).
-pub fn begin_session(name: DisplayName) -> Signed {
+pub fn begin_session(holding: SessionInfo) -> Signed {
     let signed = Signed {
-        name,
+        name: holding.name,
         tag: new_client_id(),
+        since: holding.since,
     };
     if let (Some(storage), Ok(json)) = (storage(), serde_json::to_string(&signed)) {
         let _ = storage.set_item(SESSION_KEY, &json);

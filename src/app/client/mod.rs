@@ -73,7 +73,7 @@ mod browser {
         Err(BROWSER_ONLY.into())
     }
 
-    pub async fn sign_in(_: &str) -> Result<DisplayName, String> {
+    pub async fn sign_in(_: &str) -> Result<crate::message::SessionInfo, String> {
         Err(BROWSER_ONLY.into())
     }
 
@@ -161,6 +161,9 @@ pub const SESSION_KEY: &str = "tiny-chat:session";
 pub struct Signed {
     pub name: DisplayName,
     pub tag: String,
+    /// When the session's holding of the name began (`SessionInfo::since`).
+    #[serde(default)]
+    pub since: String,
 }
 
 impl Signed {

@@ -22,13 +22,13 @@ use crate::{
         rich_text,
     },
     awareness,
-    message::{ChatMessage, DisplayName},
+    message::{ChatMessage, SessionInfo},
 };
 use html_escape::{encode_double_quoted_attribute as attribute, encode_text as text};
 use std::fmt::Write;
 
 /// The `<li>` of every row, in order, as `viewer` sees them before the app runs.
-pub(super) fn rows_html(messages: &Messages, viewer: Option<&DisplayName>) -> String {
+pub(super) fn rows_html(messages: &Messages, viewer: Option<&SessionInfo>) -> String {
     let mut out = String::with_capacity(messages.len() * 400);
     for (message, first_of_group) in grouped(messages) {
         write_row(message, first_of_group, viewer, &mut out);
@@ -40,11 +40,12 @@ pub(super) fn rows_html(messages: &Messages, viewer: Option<&DisplayName>) -> St
 pub(super) fn write_row(
     message: &ChatMessage,
     first_of_group: bool,
-    viewer: Option<&DisplayName>,
+    viewer: Option<&SessionInfo>,
     out: &mut String,
 ) {
     let sender = &message.sender;
-    let mine = viewer.is_some_and(|me| me.same_name(sender));
+    let mine = viewer.is_some_and(|me| me.wrote(message));
+    let viewer = viewer.map(|me| &me.name);
     let mentions_me = !mine && viewer.is_some_and(|me| awareness::mentions_name(&message.text, me));
     out.push_str("<li class=\"message");
     for (on, class) in [

@@ -1,19 +1,31 @@
 use super::*;
-use crate::message::{Reaction, RoomName};
+use crate::message::{Reaction, RoomName, SessionInfo};
 
 fn name(raw: &str) -> DisplayName {
     DisplayName::parse(raw).unwrap()
 }
 
+/// A session that has held `raw` since `since` (ms).
+fn holding(raw: &str, since: u64) -> SessionInfo {
+    SessionInfo {
+        name: name(raw),
+        since: crate::message::rfc3339_millis(since),
+    }
+}
+
+/// The first row of `messages` as `viewer` (holding its name all along) sees it.
+fn both_ways(viewer: Option<&str>, messages: Vec<ChatMessage>) -> (String, String) {
+    both_ways_held(viewer.map(|viewer| holding(viewer, 0)), messages)
+}
+
 /// The first row of `messages` as `viewer` sees it: rendered through `MessageRow`
 /// before hydration, without Leptos's `<!>` markers, and as `page_html` writes it.
-fn both_ways(viewer: Option<&str>, messages: Vec<ChatMessage>) -> (String, String) {
+fn both_ways_held(viewer: Option<SessionInfo>, messages: Vec<ChatMessage>) -> (String, String) {
     let owner = Owner::new();
     owner.with(|| {
         let feed = Feed::new(messages[0].room.clone());
         feed.add(messages);
         provide_context(feed);
-        let viewer = viewer.map(name);
         let all_rows = feed.messages.with_untracked(rows);
         let mut written = String::new();
         feed.messages.with_untracked(|all| {
@@ -22,9 +34,11 @@ fn both_ways(viewer: Option<&str>, messages: Vec<ChatMessage>) -> (String, Strin
             page_html::write_row(first, first_of_group, viewer.as_ref(), &mut written);
         });
         let row = all_rows[0].clone();
-        let me = Memo::new(move |_| viewer.clone());
+        let since = viewer.as_ref().map(|viewer| viewer.since.clone());
+        let me = Memo::new(move |_| viewer.clone().map(|viewer| viewer.name));
+        let since = Memo::new(move |_| since.clone());
         let hydrated = signal(false).0;
-        let rendered = view! { <MessageRow row me hydrated /> }
+        let rendered = view! { <MessageRow row me since hydrated /> }
             .to_html()
             .replace("<!>", "");
         (rendered, written)
@@ -112,6 +126,21 @@ fn without_javascript_reactions_and_edits_show_and_nothing_offers_a_change() {
     }
 }
 
+/// A name's messages from before the viewer's holding of it began are an earlier
+/// holder's: not shown as the viewer's, in either rendering.
+#[test]
+fn an_earlier_holders_messages_are_not_shown_as_mine() {
+    let start = 1_732_400_000_000;
+    let sent = || vec![message(start, "alice", "hi")];
+    for (since, mine) in [(0, true), (start, true), (start + 1, false)] {
+        let (rendered, written) = both_ways_held(Some(holding("Alice", since)), sent());
+        for html in [&rendered, &written] {
+            let row = &html[..html.find('>').unwrap()];
+            assert_eq!(row.contains(" mine"), mine, "since {since}: {row}");
+        }
+    }
+}
+
 /// The rows the server writes are the rows the components render: the same elements,
 /// text and attributes.
 #[test]
@@ -145,16 +174,19 @@ fn the_written_rows_are_the_rendered_rows() {
         vec![message(start, "bob", "")],
         vec![message(start, "a.b-c_d", "`x < y` *it* _too_")],
     ];
+    // Alice's later holding: the messages of `start` are an earlier holder's.
     for viewer in [
         None,
-        Some("alice"),
-        Some("ALICE"),
-        Some("bob"),
-        Some("mary ann"),
-        Some("p3"),
+        Some(("alice", 0)),
+        Some(("ALICE", 0)),
+        Some(("bob", 0)),
+        Some(("mary ann", 0)),
+        Some(("p3", 0)),
+        Some(("alice", start + 1)),
     ] {
         for messages in &cases {
-            let (rendered, written) = both_ways(viewer, messages.clone());
+            let held = viewer.map(|(viewer, since)| holding(viewer, since));
+            let (rendered, written) = both_ways_held(held, messages.clone());
             assert_eq!(
                 normalized(&written),
                 normalized(&rendered),
@@ -181,8 +213,9 @@ fn the_written_rows_are_the_rendered_rows() {
         let written = &written[written.find("</li>").unwrap() + 5..];
         let row = all_rows[1].clone();
         let me = Memo::new(|_| None);
+        let since = Memo::new(|_| None);
         let hydrated = signal(false).0;
-        let rendered = view! { <MessageRow row me hydrated /> }
+        let rendered = view! { <MessageRow row me since hydrated /> }
             .to_html()
             .replace("<!>", "");
         assert_eq!(normalized(written), normalized(&rendered));

@@ -141,6 +141,7 @@ mod tests {
         Signed {
             name: DisplayName::parse(name).unwrap(),
             tag: tag.into(),
+            since: String::new(),
         }
     }
 

@@ -44,8 +44,14 @@ fn check(outbox: Outbox, session: SessionContext, shown: Option<DisplayName>) {
         // signed in without JavaScript, or before sessions had tags). The server says
         // which is right; without an answer (offline), the page as rendered is.
         (shown, held) => spawn_local(async move {
+            // Without an answer, since when it holds the name is not known (`""`).
+            let shown = shown.map(|name| SessionInfo {
+                name,
+                since: String::new(),
+            });
             match signed_in().await.unwrap_or(shown) {
-                Some(name) => {
+                Some(holding) => {
+                    let name = holding.name.clone();
                     let held = client::signed();
                     if !held.as_ref().is_some_and(|held| held.name.same_name(&name)) {
                         // The pages kept while the browser held another session show it.
@@ -54,7 +60,7 @@ fn check(outbox: Outbox, session: SessionContext, shown: Option<DisplayName>) {
                         if held.is_some() {
                             client::forget_offline_pages();
                         }
-                        client::begin_session(name.clone());
+                        client::begin_session(holding);
                     }
                     session.known.set(Some(Some(name)));
                 }
@@ -89,17 +95,22 @@ pub fn tag_for(session: SessionContext, sender: &DisplayName) -> Option<String> 
             .name_untracked()
             .is_some_and(|name| name.same_name(sender)) =>
         {
-            Some(client::begin_session(sender.clone()).tag)
+            // (Since when is not known here: `follow` asks the server at once.)
+            let holding = SessionInfo {
+                name: sender.clone(),
+                since: String::new(),
+            };
+            Some(client::begin_session(holding).tag)
         }
         None => None,
     }
 }
 
-/// `GET /api/session`: the name signed in, if any; `Err` when there is no answer.
-async fn signed_in() -> Result<Option<DisplayName>, ()> {
+/// `GET /api/session`: the session signed in, if any; `Err` when there is no answer.
+async fn signed_in() -> Result<Option<SessionInfo>, ()> {
     let response = Request::get("/api/session").send().await.map_err(drop)?;
     match response.status() {
-        200 => Ok(response.json::<SessionInfo>().await.ok().map(|s| s.name)),
+        200 => Ok(response.json::<SessionInfo>().await.ok()),
         401 => Ok(None),
         _ => Err(()),
     }

@@ -3,7 +3,10 @@
 //! every other node's sessions. A signature proves only that some node issued the token;
 //! whether its session still holds its name is the broker's to say (`session.rs`).
 
-use crate::{message::DisplayName, server::broker::Holder};
+use crate::{
+    message::{DisplayName, SessionInfo},
+    server::broker::Holder,
+};
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use cookie::{Cookie, CookieJar, Key, SameSite};
@@ -137,11 +140,23 @@ impl Token {
             })
     }
 
+    /// What `GET`/`POST /api/session` answer about this session.
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            name: self.name.clone(),
+            since: crate::message::rfc3339_millis(self.holding_since()),
+        }
+    }
+
+    fn holding_since(&self) -> u64 {
+        self.since.unwrap_or(self.issued.saturating_mul(1000))
+    }
+
     pub fn holder(&self) -> Holder {
         Holder {
             name: self.name.clone(),
             session_id: self.id.clone(),
-            since: self.since.unwrap_or(self.issued.saturating_mul(1000)),
+            since: self.holding_since(),
         }
     }
 }

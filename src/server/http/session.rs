@@ -18,7 +18,7 @@ use super::{
     extract::ApiJson,
     net::ClientAddr,
 };
-use crate::{message::SessionInfo, server::chat::Chat};
+use crate::server::chat::Chat;
 use axum::{
     extract::{FromRef, FromRequestParts, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
@@ -128,16 +128,13 @@ pub async fn sign_in(
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<impl IntoResponse> {
     let (token, set_cookie) = sign_in_as(&chat, &cookie, &headers, client, &body.name).await?;
-    Ok((
-        [(header::SET_COOKIE, set_cookie)],
-        axum::Json(SessionInfo { name: token.name }),
-    ))
+    Ok(([(header::SET_COOKIE, set_cookie)], axum::Json(token.info())))
 }
 
 /// `GET /api/session`: reading it is use, so the cookie is renewed when due.
 pub async fn current(State(cookie): State<CookieSettings>, Session(token): Session) -> Response {
     let renewal = renewal_header(&cookie, &token);
-    with_cookie(axum::Json(SessionInfo { name: token.name }), renewal)
+    with_cookie(axum::Json(token.info()), renewal)
 }
 
 /// A response with `Set-Cookie: cookie`, when there is one.

@@ -4,6 +4,7 @@ use crate::helpers::{BrokerKind, spawn_app, spawn_app_with, texts};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
+use tiny_chat::message::rfc3339_millis;
 
 contract!(
     sessions_sign_in_read_and_sign_out,
@@ -38,12 +39,19 @@ async fn sessions_sign_in_read_and_sign_out(kind: BrokerKind) {
             "{cookie} lacks {attribute}"
         );
     }
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({ "name": "Zoë 山田" })
-    );
+    // The name, and when its holding began (this server's addition to the contract).
+    let answer: Value = response.json().await.unwrap();
+    let since = answer["since"]
+        .as_str()
+        .expect("since, as a time")
+        .to_owned();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let now = u64::try_from(now.unwrap().as_millis()).unwrap();
+    let (from, to) = (rfc3339_millis(now - 60_000), rfc3339_millis(now));
+    assert!(from < since && since <= to, "{since} not in {from}..={to}");
+    assert_eq!(answer, json!({ "name": "Zoë 山田", "since": since }));
     let me: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
-    assert_eq!(me, json!({ "name": "Zoë 山田" }));
+    assert_eq!(me, answer);
 
     assert_eq!(
         client.delete(&url).send().await.unwrap().status(),

@@ -33,6 +33,14 @@ async fn history(app: &TestApp) -> Vec<ChatMessage> {
     answer.send().await.unwrap().json().await.unwrap()
 }
 
+/// When the session's holding began, as `GET /api/session` says (as `sent_at` says a
+/// time): what clients go by to show a message as the holder's own.
+async fn since(app: &TestApp, client: &Client) -> String {
+    let me = client.get(app.url("/api/session")).send().await.unwrap();
+    let me: serde_json::Value = me.json().await.unwrap();
+    me["since"].as_str().expect("since").to_owned()
+}
+
 async fn a_later_holder_of_a_name_cannot_change_an_earlier_holders_messages(kind: BrokerKind) {
     let app = spawn_app(kind).await;
     let first = app.signed_in("mason").await;
@@ -53,8 +61,15 @@ async fn a_later_holder_of_a_name_cannot_change_an_earlier_holders_messages(kind
     assert_eq!(error_code(refused).await, "forbidden");
     assert_eq!(history(&app).await, vec![old.clone()], "unchanged");
 
-    // What the new holder writes is theirs.
+    // What the new holder writes is theirs, and clients can tell which is which.
     let new = app.say(&second, "everyone", "the second mason").await;
+    let held = since(&app, &second).await;
+    assert!(
+        old.sent_at < held && held <= new.sent_at,
+        "{} {held} {}",
+        old.sent_at,
+        new.sent_at
+    );
     assert_eq!(edit(&app, &second, &new, "edited").await, StatusCode::OK);
     assert_eq!(
         delete(&app, &second, &new).await.status(),
@@ -67,6 +82,8 @@ async fn signing_in_again_with_the_name_one_holds_keeps_ones_messages(kind: Brok
     let app = spawn_app(kind).await;
     let client = app.signed_in("ann").await;
     let message = app.say(&client, "everyone", "mine").await;
+    let held = since(&app, &client).await;
+    assert!(held <= message.sent_at, "{held} {}", message.sent_at);
     for again in ["ann", "Ann"] {
         let answer = client
             .post(app.url("/api/session"))
@@ -75,6 +92,7 @@ async fn signing_in_again_with_the_name_one_holds_keeps_ones_messages(kind: Brok
             .await
             .unwrap();
         assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(since(&app, &client).await, held, "the same holding");
         assert_eq!(
             edit(&app, &client, &message, &format!("still mine ({again})")).await,
             StatusCode::OK
@@ -94,5 +112,9 @@ async fn signing_in_again_with_the_name_one_holds_keeps_ones_messages(kind: Brok
     assert_eq!(
         edit(&app, &client, &message, "and now?").await,
         StatusCode::FORBIDDEN
+    );
+    assert!(
+        since(&app, &client).await > message.sent_at,
+        "a new holding"
     );
 }

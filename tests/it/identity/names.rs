@@ -62,7 +62,7 @@ async fn a_name_is_held_by_one_session_at_a_time(kind: BrokerKind) {
         .json()
         .await
         .unwrap();
-    assert_eq!(me, json!({ "name": "alicia" }));
+    assert_eq!(me["name"], "alicia");
     let posted = app.say(&alice, "everyone", "as alicia").await;
     assert_eq!(posted.sender.as_str(), "alicia");
 }
