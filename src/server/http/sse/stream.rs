@@ -36,7 +36,7 @@ use tokio::{
     sync::broadcast::error::{RecvError, TryRecvError},
     time::{Interval, MissedTickBehavior},
 };
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 const PING: &[u8] = b": ping\n\n";
 /// The most frames written as one chunk when a subscriber has fallen behind.
@@ -192,10 +192,10 @@ pub struct EventStream {
     _slot: StreamSlot,
     /// The person's presence in the rooms where they are here; ends when the stream does.
     here: Vec<Here>,
-    /// Cancelled when the person's session no longer holds its name (never, for a
-    /// stream without presence): the stream ends, and their presence at once.
-    ended: CancellationToken,
-    watched: bool,
+    /// Ready when the person's session no longer holds its name (none, for a stream
+    /// without presence): the stream ends, and their presence at once. Made once and
+    /// kept, so that a wake-up does not make it anew and register it again.
+    ended: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     _watch: Option<Watch>,
 }
 
@@ -228,8 +228,7 @@ impl EventStream {
             here,
             ended: watch
                 .as_ref()
-                .map_or_else(CancellationToken::new, |w| w.ended.clone()),
-            watched: watch.is_some(),
+                .map(|w| Box::pin(w.ended.clone().cancelled_owned())),
             _watch: watch,
         }
     }
@@ -247,6 +246,7 @@ impl EventStream {
                     chunk => return chunk,
                 }
             }
+            let ended = self.ended.as_mut();
             // Shutdown closes the hub, which ends `recv`.
             tokio::select! {
                 biased;
@@ -264,8 +264,12 @@ impl EventStream {
                         return Some(Bytes::from_static(PING));
                     }
                 }
-                // Only a stream of a person watches: polling a token registers a waker.
-                () = self.ended.cancelled(), if self.watched => {
+                () = async move {
+                    match ended {
+                        Some(ended) => ended.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
                     for here in self.here.drain(..) {
                         here.leave_now();
                     }
