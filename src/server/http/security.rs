@@ -39,11 +39,11 @@ pub fn host_allowed(host: &str, public: Option<&PublicOrigin>) -> bool {
     let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
         return false;
     };
-    let name = authority.host().to_ascii_lowercase();
+    let name = authority.host();
     let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost"
+    name.eq_ignore_ascii_case("localhost")
         || name.parse::<std::net::IpAddr>().is_ok()
-        || public.is_some_and(|origin| origin.host() == name)
+        || public.is_some_and(|origin| origin.host().eq_ignore_ascii_case(name))
 }
 
 /// The Content-Security-Policy of a page whose inline scripts carry `nonce`.
