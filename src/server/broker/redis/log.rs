@@ -94,18 +94,9 @@ impl RoomLog for RedisBroker {
         limit: usize,
     ) -> BrokerResult<Vec<ChatMessage>> {
         let bound = before.map_or_else(|| "+".to_owned(), |id| format!("({}", padded(id)));
-        let reply: Value = self
-            .scripts
-            .history
-            .call()
-            .key("ids", self.keys.ids(room))
-            .key("state", self.keys.state(room))
-            .key("log", self.keys.log(room))
-            .arg("bound", bound)
-            .arg("count", limit)
-            .run(&self.connection, "reading room history")
+        let mut messages = self
+            .newest(room, bound, limit, "reading room history")
             .await?;
-        let mut messages = parse::history(room, reply).map_err(unavailable)?;
         messages.reverse();
         Ok(messages)
     }

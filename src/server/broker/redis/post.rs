@@ -103,6 +103,20 @@ impl RedisBroker {
         room: &RoomName,
         id: MessageId,
     ) -> BrokerResult<Option<ChatMessage>> {
+        let bound = format!("[{}", padded(id));
+        let mut found = self.newest(room, bound, 1, "reading a message").await?;
+        Ok(found.pop().filter(|message| message.id == id))
+    }
+
+    /// At most `count` of the messages of `room` with ids up to `bound` (a ZRANGEBYLEX
+    /// bound over padded ids), as they stand, newest first.
+    pub(super) async fn newest(
+        &self,
+        room: &RoomName,
+        bound: String,
+        count: usize,
+        what: &'static str,
+    ) -> BrokerResult<Vec<ChatMessage>> {
         let reply: Value = self
             .scripts
             .history
@@ -110,12 +124,11 @@ impl RedisBroker {
             .key("ids", self.keys.ids(room))
             .key("state", self.keys.state(room))
             .key("log", self.keys.log(room))
-            .arg("bound", format!("[{}", padded(id)))
-            .arg("count", 1)
-            .run(&self.connection, "reading a message")
+            .arg("bound", bound)
+            .arg("count", count)
+            .run(&self.connection, what)
             .await?;
-        let mut found = parse::history(room, reply).map_err(unavailable)?;
-        Ok(found.pop().filter(|message| message.id == id))
+        parse::history(room, reply).map_err(unavailable)
     }
 }
 
