@@ -22,6 +22,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::parse();
+    if let Some(command) = &config.command {
+        return server::run_command(&config, command);
+    }
 
     // Each SSE stream holds a socket: allow as many as the hard limit does.
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -35,7 +38,8 @@ async fn main() -> anyhow::Result<()> {
     let listener = server::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(
         addr = %listener.local_addr()?,
-        broker = if config.redis_url.is_some() { "redis" } else if !config.redis_cluster_urls.is_empty() { "cluster" } else { "memory" },
+        live = if config.redis_url.is_some() { "redis" } else if !config.redis_cluster_urls.is_empty() { "cluster" } else { "in process" },
+        kept = %config.database(),
         "tiny-chat listening"
     );
     if let Some(addr) = config.metrics_addr {

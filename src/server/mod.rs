@@ -1,8 +1,8 @@
 //! The server (feature `ssr`), in layers that point one way (`docs/ARCHITECTURE.md`):
 //!
 //! - [`broker`], at the bottom: the chat's domain and its live tier, four role traits
-//!   (the room log, names, presence and typing, the live bus) with a memory and a Redis
-//!   implementation, the in-process fan-out behind the bus, this node's presence
+//!   (the room log, names, presence and typing, the live bus) with a memory, a SQLite
+//!   (one node that keeps everything) and a Redis implementation, the in-process fan-out behind the bus, this node's presence
 //!   tracker and rate limits. It knows nothing of HTTP or the config.
 //! - [`chat`]: the use cases (post, edit, delete, react, sign in and out, typing,
 //!   listen), which the JSON API and the no-JS forms both call.
@@ -24,6 +24,31 @@ pub use http::{BODY_LIMIT, bind, router, serve, serve_metrics};
 
 use leptos::prelude::LeptosOptions;
 use std::net::SocketAddr;
+
+/// Runs an operator's command (`tiny-chat backup FILE`, `tiny-chat export`) on the
+/// database the config names.
+pub fn run_command(config: &config::Config, command: &config::Command) -> anyhow::Result<()> {
+    use broker::sqlite::ops;
+    let config::DatabaseUrl::Sqlite(database) = config.database() else {
+        anyhow::bail!("backup and export read a SQLite database: CHAT_DATABASE_URL names none")
+    };
+    match command {
+        config::Command::Backup { file } => {
+            ops::backup(&database, file)?;
+            eprintln!("backed up {} to {}", database.display(), file.display());
+        }
+        config::Command::Export { room } => {
+            let room = room
+                .as_deref()
+                .map(crate::message::RoomName::parse)
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("--room: not a room name"))?;
+            let count = ops::export(&database, room.as_ref(), &mut std::io::stdout().lock())?;
+            eprintln!("exported {count} messages");
+        }
+    }
+    Ok(())
+}
 
 /// Leptos settings: cargo-leptos's when it runs the server, else the project defaults
 /// (so tests and a plain `cargo run` work too).

@@ -4,7 +4,13 @@
 
 use super::http::cookie::{self, CookieSettings};
 use super::http::net::{PublicOrigin, StreamCounter, TrustedProxies};
-use super::{broker::Broker, chat::Chat, config::Config, metrics::Metrics};
+use super::{
+    broker::{Broker, Limits},
+    chat::Chat,
+    config::{Config, DatabaseUrl},
+    metrics::Metrics,
+};
+use anyhow::Context;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::{sync::Arc, time::Duration};
@@ -64,16 +70,8 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let limits = config.limits();
-        let broker = match (&config.redis_url, &config.redis_cluster_urls) {
-            (Some(_), urls) if !urls.is_empty() => {
-                anyhow::bail!("set REDIS_URL or REDIS_CLUSTER_URLS, not both")
-            }
-            (Some(url), _) => Broker::redis(url, &config.redis_prefix, limits, shutdown.clone())?,
-            (None, urls) if !urls.is_empty() => {
-                Broker::cluster(urls, &config.redis_prefix, limits, shutdown.clone())?
-            }
-            (None, _) => Broker::memory(limits),
-        };
+        let database = config.database();
+        let broker = broker_for(config, &database, limits, &shutdown)?;
         let chat = Chat::new(broker, config.leave_grace(), metrics, shutdown.clone());
         if let Some(secret) = &config.secret
             && secret.len() < MIN_SECRET_BYTES
@@ -84,13 +82,17 @@ impl AppState {
                 secret.len()
             );
         }
-        let secret = config.secret.clone().unwrap_or_else(|| {
-            tracing::warn!(
-                "CHAT_SECRET is not set: sessions are signed with a random per-process key, \
-                 so they end when this process does and other nodes will not accept them"
-            );
-            cookie::random_secret()
-        });
+        let secret = match (&config.secret, &database) {
+            (Some(secret), _) => secret.clone(),
+            (None, DatabaseUrl::None) => {
+                tracing::warn!(
+                    "CHAT_SECRET is not set and nothing is kept: sessions are signed with a \
+                     random per-process key, so they end when this process does"
+                );
+                cookie::random_secret()
+            }
+            (None, _) => kept_secret(&config.data_dir)?,
+        };
         let metrics_access = match (&config.metrics_addr, &config.metrics_token) {
             (Some(_), _) => MetricsAccess::Elsewhere,
             (None, Some(token)) => MetricsAccess::Token(token.as_str().into()),
@@ -119,6 +121,91 @@ impl AppState {
     pub fn metrics(&self) -> &Metrics {
         self.chat.metrics()
     }
+}
+
+/// The broker the config asks for: the live tier (in process, Redis or a Redis
+/// Cluster) over what keeps the chat.
+fn broker_for(
+    config: &Config,
+    database: &DatabaseUrl,
+    limits: Limits,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Broker> {
+    let redis = config.uses_redis();
+    match database {
+        DatabaseUrl::None => tracing::warn!(
+            "CHAT_DATABASE_URL=none: nothing is kept beyond {}; for tests and benchmarks only",
+            if redis {
+                "Redis's window"
+            } else {
+                "this process"
+            }
+        ),
+        DatabaseUrl::Postgres(_) => anyhow::bail!(
+            "CHAT_DATABASE_URL=postgres://... is not supported by this build yet: run one node \
+             on SQLite (leave CHAT_DATABASE_URL unset), or set it to none to run on Redis \
+             keeping nothing"
+        ),
+        DatabaseUrl::Sqlite(_) if redis => anyhow::bail!(
+            "Redis carries what is live, not what is kept, and SQLite is one node's: for many \
+             nodes set CHAT_DATABASE_URL to a PostgreSQL database every node shares, or to \
+             none to keep nothing (tests and benchmarks)"
+        ),
+        DatabaseUrl::Sqlite(_) => {}
+    }
+    Ok(
+        match (&config.redis_url, &config.redis_cluster_urls, database) {
+            (Some(_), urls, _) if !urls.is_empty() => {
+                anyhow::bail!("set REDIS_URL or REDIS_CLUSTER_URLS, not both")
+            }
+            (Some(url), _, _) => {
+                Broker::redis(url, &config.redis_prefix, limits, shutdown.clone())?
+            }
+            (None, urls, _) if !urls.is_empty() => {
+                Broker::cluster(urls, &config.redis_prefix, limits, shutdown.clone())?
+            }
+            (None, _, DatabaseUrl::Sqlite(path)) => {
+                if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("making the data folder {}", dir.display()))?;
+                }
+                Broker::sqlite(path, limits, config.retention())?
+            }
+            (None, _, _) => Broker::memory(limits),
+        },
+    )
+}
+
+/// The file in `CHAT_DATA_DIR` that keeps the generated secret.
+pub const SECRET_FILE: &str = "secret";
+
+/// The secret kept in `data_dir` (readable by this user only), made once when missing,
+/// so that a restart signs nobody out.
+fn kept_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().to_owned()),
+        Ok(_) => anyhow::bail!("{} is empty: remove it to make a new one", path.display()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(format!("reading {}", path.display())));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("making the data folder {}", data_dir.display()))?;
+    let secret = cookie::random_secret();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(secret.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(path = %path.display(), "made the secret that signs sessions");
+    Ok(secret)
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -21,5 +21,6 @@ mod cluster;
 mod cluster_awareness;
 mod hostile;
 mod identity;
+mod kept;
 mod redis_cluster;
 mod redis_outage;

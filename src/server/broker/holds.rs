@@ -100,6 +100,19 @@ impl Holds {
         true
     }
 
+    /// Puts back a hold kept on disk (the SQLite broker, at start): the name of `key`
+    /// held by `session_id` until `expires`, as [`Clock::elapsed`](super::clock::Clock)
+    /// reads.
+    pub fn restore(&mut self, key: String, session_id: String, expires: Duration) {
+        self.put(
+            key,
+            Hold {
+                session_id,
+                expires,
+            },
+        );
+    }
+
     /// Ends the session's hold on its name, if it has it.
     pub fn release(&mut self, holder: &Holder) {
         let key = holder.name.key();

@@ -11,7 +11,8 @@
 //!   (`hub`) behind it is private to this module.
 //!
 //! [`Broker`] holds one of each, made by [`Broker::memory`] (one node, in process memory:
-//! [`memory::MemoryBroker`]), [`Broker::redis`] or [`Broker::cluster`] (any number of
+//! [`memory::MemoryBroker`]), [`Broker::sqlite`] (one node that keeps its rooms and names
+//! in SQLite, live as in memory: [`sqlite::SqliteBroker`]), [`Broker::redis`] or [`Broker::cluster`] (any number of
 //! nodes on one Redis or a Redis Cluster: [`redis::RedisBroker`]). Each implementation
 //! does all four on one struct, since a post checks the hold of its author's name, the
 //! post limit, stores and publishes in one atomic step; each trait's doc says which
@@ -36,6 +37,7 @@ pub mod log;
 pub mod memory;
 pub mod presence;
 pub mod redis;
+pub mod sqlite;
 
 pub use hub::{Delivery, Subscription};
 
@@ -385,6 +387,18 @@ impl Broker {
     /// One node, everything in this process's memory.
     pub fn memory(limits: Limits) -> Self {
         Self::of(Arc::new(memory::MemoryBroker::new(limits)))
+    }
+
+    /// One node that keeps its rooms and names in the SQLite database at `path` (made
+    /// when missing), with everything live in process as [`Broker::memory`]; messages
+    /// older than `retention` are removed, if it is set.
+    pub fn sqlite(
+        path: &std::path::Path,
+        limits: Limits,
+        retention: Option<Duration>,
+    ) -> anyhow::Result<Self> {
+        let live = memory::MemoryBroker::new(limits);
+        sqlite::SqliteBroker::open(path, live, retention).map(|b| Self::of(Arc::new(b)))
     }
 
     /// Any number of nodes on the Redis at `url`. Connects lazily: the node starts (and

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 contract!(
     changes_count_against_the_post_limit,
     a_plain_message_has_exactly_the_five_keys,
-    changes_do_not_push_messages_out_of_history_and_the_log_stays_bounded,
 );
+live_window!(changes_do_not_push_messages_out_of_history_and_the_log_stays_bounded);
 
 async fn changes_count_against_the_post_limit(kind: BrokerKind) {
     let app = spawn_app_with(kind, |c| {

@@ -9,7 +9,11 @@ use serde_json::Value;
 use std::{net::SocketAddr, time::Duration};
 use tiny_chat::{
     message::ChatMessage,
-    server::{self, config::Config, state::AppState},
+    server::{
+        self,
+        config::{Config, DatabaseUrl},
+        state::AppState,
+    },
 };
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +29,8 @@ pub struct TestApp {
     /// A second node of the same chat (same broker, prefix and secret), where the
     /// streams open; `None` on one node.
     pub peer: Option<Box<TestApp>>,
+    /// The data folder of a node on SQLite, removed when the app is dropped.
+    pub data: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl TestApp {
@@ -193,6 +199,13 @@ pub async fn spawn_app_with(kind: BrokerKind, configure: impl FnOnce(&mut Config
 pub async fn spawn_node(kind: BrokerKind, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::defaults();
     config.secret = Some("test secret".into());
+    config.database_url = Some(DatabaseUrl::None);
+    let data = (kind == BrokerKind::Sqlite).then(|| {
+        let dir = tempfile::tempdir().expect("a temporary data folder");
+        config.data_dir = dir.path().to_owned();
+        config.database_url = None;
+        std::sync::Arc::new(dir)
+    });
     // Tests post thousands of messages from one session; the limit has a test of its own.
     config.post_rate = 0.0;
     if kind == BrokerKind::Redis {
@@ -203,7 +216,8 @@ pub async fn spawn_node(kind: BrokerKind, configure: impl FnOnce(&mut Config)) -
     if kind == BrokerKind::Cluster && config.redis_cluster_urls.is_empty() {
         config.redis_cluster_urls = cluster_urls();
     }
-    let app = spawn_configured(config, true).await;
+    let mut app = spawn_configured(config, true).await;
+    app.data = data;
     if kind != BrokerKind::Memory {
         wait_ready(&app.base).await;
     }
@@ -241,6 +255,7 @@ pub async fn spawn_configured(config: Config, owns_prefix: bool) -> TestApp {
         server: Some(server),
         owns_prefix,
         peer: None,
+        data: None,
     }
 }
 

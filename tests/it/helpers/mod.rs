@@ -18,31 +18,49 @@ pub use requests::*;
 use std::time::Duration;
 use tiny_chat::message::ChatMessage;
 
-/// Runs each listed case once per broker: `memory::case`, `redis::case` and
-/// `cluster::case`. The cluster's cases are ignored unless asked for (`--include-ignored`,
+/// Runs each listed case in a module of its own on one broker; with `ignore`, ignored
+/// for that reason unless asked for.
+macro_rules! cases_on {
+    ($module:ident, $kind:ident; $($case:ident),*) => {
+        mod $module {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case($crate::helpers::BrokerKind::$kind).await
+            })*
+        }
+    };
+    ($module:ident, $kind:ident, ignore = $why:literal; $($case:ident),*) => {
+        mod $module {
+            $(#[tokio::test]
+            #[ignore = $why]
+            async fn $case() {
+                super::$case($crate::helpers::BrokerKind::$kind).await
+            })*
+        }
+    };
+}
+
+/// Runs each listed case once per broker: `memory::case`, `sqlite::case`, `redis::case`
+/// and `cluster::case`. The cluster's cases are ignored unless asked for (`--include-ignored`,
 /// as `scripts/test` does), since a plain `cargo test` has no cluster; asked for without
 /// one, they fail.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case($crate::helpers::BrokerKind::Memory).await
-            })*
-        }
-        mod redis {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case($crate::helpers::BrokerKind::Redis).await
-            })*
-        }
-        mod cluster {
-            $(#[tokio::test]
-            #[ignore = "needs a Redis Cluster: TEST_REDIS_CLUSTER_URLS (scripts/test starts one)"]
-            async fn $case() {
-                super::$case($crate::helpers::BrokerKind::Cluster).await
-            })*
-        }
+        cases_on!(memory, Memory; $($case),*);
+        cases_on!(sqlite, Sqlite; $($case),*);
+        cases_on!(redis, Redis; $($case),*);
+        cases_on!(cluster, Cluster, ignore = "needs a Redis Cluster: TEST_REDIS_CLUSTER_URLS (scripts/test starts one)"; $($case),*);
+    };
+}
+
+/// Runs each listed case on the live tiers that keep a window of `CHAT_HISTORY_LIMIT`
+/// messages per room with no database (memory, Redis, the cluster): the cases about that
+/// window's bounds. SQLite keeps every message; `kept.rs` holds its cases.
+macro_rules! live_window {
+    ($($case:ident),* $(,)?) => {
+        cases_on!(memory_window, Memory; $($case),*);
+        cases_on!(redis_window, Redis; $($case),*);
+        cases_on!(cluster_window, Cluster, ignore = "needs a Redis Cluster: TEST_REDIS_CLUSTER_URLS (scripts/test starts one)"; $($case),*);
     };
 }
 
@@ -51,7 +69,10 @@ pub const PROMPTLY: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BrokerKind {
+    /// One node, keeping nothing (`CHAT_DATABASE_URL=none`).
     Memory,
+    /// One node keeping everything in SQLite, in a folder of the test's own: the default.
+    Sqlite,
     Redis,
     /// The Redis Cluster of `TEST_REDIS_CLUSTER_URLS` (`scripts/test` starts one); its
     /// cases are `#[ignore]`d, as a plain `cargo test` has none, and fail without one.

@@ -108,12 +108,14 @@ impl NodeProcess {
         .await
     }
 
-    /// A node with exactly these settings (no `REDIS_URL`: the memory broker).
+    /// A node with exactly these settings (no `REDIS_URL`: in process; no
+    /// `CHAT_DATABASE_URL`: keeping nothing).
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tiny-chat"));
         command
             .env_remove("REDIS_URL")
+            .env("CHAT_DATABASE_URL", "none")
             .env("LEPTOS_SITE_ADDR", &addr)
             .env("RUST_LOG", "warn");
         for (key, value) in env {

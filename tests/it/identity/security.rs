@@ -264,6 +264,7 @@ async fn metrics_status(router: &axum::Router, peer: &str, forwarded: Option<&st
 async fn metrics_decide_on_the_socket_peer_never_a_forwarded_address() {
     use tiny_chat::server::{self, config::Config, state::AppState};
     let mut config = Config::defaults();
+    config.database_url = Some(tiny_chat::server::config::DatabaseUrl::None);
     // The worst case: the LAN is trusted to forward, and a LAN client claims loopback.
     config.trusted_proxies = "loopback,private".parse().unwrap();
     let stop = tokio_util::sync::CancellationToken::new();

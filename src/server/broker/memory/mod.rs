@@ -84,6 +84,65 @@ impl MemoryBroker {
     }
 }
 
+/// What the SQLite broker (`sqlite/mod.rs`) uses of this one: it keeps names, presence,
+/// typing and the bus in process as this broker does, and its room log on disk; the
+/// room log kept here stays empty there.
+impl MemoryBroker {
+    pub(in crate::server::broker) fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    pub(in crate::server::broker) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(in crate::server::broker) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether the session holds its name; using it extends the hold.
+    pub(in crate::server::broker) fn touch(&self, holder: &Holder) -> bool {
+        let now = self.clock.elapsed();
+        self.lock().holds.touch(holder, self.limits.name_idle, now)
+    }
+
+    /// Puts back a hold kept on disk, which ends at `expires_ms` (wall-clock ms); one
+    /// already over is left out.
+    pub(in crate::server::broker) fn restore_hold(
+        &self,
+        key: String,
+        session_id: String,
+        expires_ms: u64,
+    ) {
+        let Some(left) = expires_ms.checked_sub(self.clock.now_ms()) else {
+            return;
+        };
+        let expires = self.clock.elapsed() + std::time::Duration::from_millis(left);
+        self.lock().holds.restore(key, session_id, expires);
+    }
+
+    /// The post limit of a name: [`BrokerError::RateLimited`] past it.
+    pub(in crate::server::broker) fn check_post(&self, name: &DisplayName) -> BrokerResult<()> {
+        self.post_limit
+            .check(&name.key())
+            .map_err(BrokerError::RateLimited)
+    }
+
+    /// The new-room limits of a name and of an address.
+    pub(in crate::server::broker) fn check_new_room(
+        &self,
+        name: &DisplayName,
+        client: IpAddr,
+    ) -> BrokerResult<()> {
+        self.new_room_by_name
+            .check(&name.key())
+            .map_err(BrokerError::RateLimited)?;
+        self.new_room_by_client
+            .check(&client)
+            .map_err(BrokerError::RateLimited)
+    }
+}
+
 #[async_trait]
 impl Names for MemoryBroker {
     async fn claim(

@@ -11,7 +11,11 @@ use super::{
 };
 use crate::awareness::TYPING_THROTTLE_MS;
 use clap::Parser;
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+mod database;
+
+pub use database::{Command, DatabaseUrl};
 
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -24,7 +28,23 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Use the Redis broker at this URL; unset means the in-memory broker (one node).
+    /// The one node's folder: the database (`tiny-chat.db`) and the secret it generates
+    /// when `CHAT_SECRET` is unset. Made when missing.
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// What keeps the chat: `sqlite://PATH`, `postgres://...`, or `none` (nothing beyond
+    /// the live tier: for tests and benchmarks). Unset: SQLite in `CHAT_DATA_DIR`.
+    #[arg(long, env = "CHAT_DATABASE_URL")]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Days after which messages are removed (with their changes); unset keeps them for
+    /// good. Fractions are allowed.
+    #[arg(long, env = "CHAT_RETENTION_DAYS", value_parser = positive(36_500.0))]
+    pub retention_days: Option<f64>,
+
+    /// The live tier for many nodes: the Redis at this URL; unset means in process (one
+    /// node). Needs a database that every node shares.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
@@ -43,13 +63,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat", value_parser = prefix)]
     pub redis_prefix: String,
 
-    /// Key that signs session cookies; the same on every node. Random per process when
-    /// unset, which is fine for a single node only.
+    /// Key that signs session cookies; the same on every node. Unset: one node generates
+    /// one once and keeps it in `CHAT_DATA_DIR` (random per process with no database).
     #[arg(long, env = "CHAT_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
 
-    /// Messages retained per room for history and resume, with the changes to them (the
-    /// log keeps at most 4 entries per message retained).
+    /// Messages per room that the live tier keeps for history and resume with no
+    /// database (or Redis's window), with the changes to them (at most 4 entries per
+    /// message). A database keeps them all.
     #[arg(long, env = "CHAT_HISTORY_LIMIT", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub history_limit: u32,
@@ -145,6 +166,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// A command to run instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Require `Authorization: Bearer <token>` for `/metrics`. Without this or
     /// `CHAT_METRICS_ADDR`, `/metrics` answers only clients on loopback.
     #[arg(long, env = "CHAT_METRICS_TOKEN", hide_env_values = true)]
@@ -152,6 +177,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// The database this node keeps to: `CHAT_DATABASE_URL`, else SQLite in
+    /// `CHAT_DATA_DIR`.
+    pub fn database(&self) -> DatabaseUrl {
+        self.database_url.clone().unwrap_or_else(|| {
+            DatabaseUrl::Sqlite(crate::server::broker::sqlite::database_path(&self.data_dir))
+        })
+    }
+
+    /// Whether Redis carries the live tier.
+    pub fn uses_redis(&self) -> bool {
+        self.redis_url.is_some() || !self.redis_cluster_urls.is_empty()
+    }
+
     /// The defaults, as if no flag or variable were set.
     pub fn defaults() -> Self {
         Self::parse_from(["tiny-chat"])
@@ -165,6 +203,11 @@ impl Config {
     /// How long a name stays held without use; also the cookie's `Max-Age`.
     pub fn name_idle(&self) -> Duration {
         days(self.name_idle_days)
+    }
+
+    /// How long messages are kept, if not for good.
+    pub fn retention(&self) -> Option<Duration> {
+        self.retention_days.map(days)
     }
 
     pub fn room_idle(&self) -> Duration {
