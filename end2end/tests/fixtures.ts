@@ -10,7 +10,9 @@ import {
 } from '@playwright/test';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -46,6 +48,8 @@ function canListen(port: number): Promise<boolean> {
 /** One server process; stop() and start() again keep its port, prefix and secret. */
 export class ChatNode {
   private process?: ChildProcess;
+  /** The data folder of a node without Redis, kept across stop() and start(). */
+  private dataDir?: string;
 
   constructor(
     readonly port: number,
@@ -69,10 +73,20 @@ export class ChatNode {
       RUST_LOG: 'warn',
       // Specs post hundreds of messages through the API from one session.
       CHAT_POST_RATE: '0',
+      // Redis carries what is live; on Redis the specs keep nothing else.
+      CHAT_DATABASE_URL: 'none',
       ...this.env,
     };
-    // `REDIS_URL: ''` asks for the in-memory broker (one node, nothing shared).
-    if (env.REDIS_URL === '') delete env.REDIS_URL;
+    // `REDIS_URL: ''` asks for one node on its own, as `scripts/run` starts it: SQLite in
+    // a data folder of its own, kept across a restart of the node.
+    if (env.REDIS_URL === '') {
+      delete env.REDIS_URL;
+      if (!('CHAT_DATABASE_URL' in this.env)) {
+        delete env.CHAT_DATABASE_URL;
+        this.dataDir ??= mkdtempSync(path.join(os.tmpdir(), 'tiny-chat-e2e-'));
+        env.CHAT_DATA_DIR = this.dataDir;
+      }
+    }
     this.process = spawn(serverBinary, [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -97,6 +111,12 @@ export class ChatNode {
   /** Stops the process as SIGTERM does, and waits for it to exit. */
   stop(): Promise<void> {
     return this.end('SIGTERM');
+  }
+
+  /** Stops the process and removes its data folder. */
+  async remove(): Promise<void> {
+    await this.stop();
+    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   private async end(signal: NodeJS.Signals): Promise<void> {
@@ -175,7 +195,7 @@ export class Chat {
   private readonly nodes: ChatNode[] = [];
 
   /** Starts a node; `env` adds settings such as CHAT_HISTORY_LIMIT (`REDIS_URL: ''` for
-   * the in-memory broker). */
+   * one node on SQLite in a folder of its own, as `scripts/run` starts it). */
   async node(env: Record<string, string> = {}): Promise<ChatNode> {
     const node = new ChatNode(await freePort(), this.prefix, this.secret, env);
     this.nodes.push(node);
@@ -184,7 +204,7 @@ export class Chat {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.stop()));
+    await Promise.all(this.nodes.map((n) => n.remove()));
     const keys = execFileSync('redis-cli', ['-u', redisUrl, '--scan', '--pattern', `${this.prefix}:*`])
       .toString()
       .split('\n')

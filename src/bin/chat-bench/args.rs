@@ -49,7 +49,10 @@ pub struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BrokerKind {
+    /// One node keeping nothing (`CHAT_DATABASE_URL=none`).
     Memory,
+    /// One node keeping everything in SQLite, the default of `scripts/run`.
+    Sqlite,
     Redis,
     /// A Redis Cluster, at `--redis-cluster-urls`.
     Cluster,

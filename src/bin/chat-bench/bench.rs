@@ -43,6 +43,7 @@ impl Bench {
         };
         let broker = match cli.broker {
             BrokerKind::Memory => "memory",
+            BrokerKind::Sqlite => "sqlite",
             BrokerKind::Redis => "redis",
             BrokerKind::Cluster => "cluster",
         };
@@ -62,7 +63,7 @@ impl Bench {
             launch: Launch {
                 binary,
                 redis: match cli.broker {
-                    BrokerKind::Memory => None,
+                    BrokerKind::Memory | BrokerKind::Sqlite => None,
                     BrokerKind::Redis => Some(RedisAt::One(cli.redis_url.clone())),
                     BrokerKind::Cluster => Some(RedisAt::Cluster(
                         cli.redis_cluster_urls
@@ -73,6 +74,7 @@ impl Bench {
                 },
                 history_limit: None,
                 leave_grace_secs: cli.leave_grace_secs,
+                sqlite: cli.broker == BrokerKind::Sqlite,
             },
             two_nodes: cli.two_nodes,
             sources: (1..=cli.source_addrs)

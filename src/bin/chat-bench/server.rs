@@ -14,6 +14,8 @@ pub struct Server {
     child: Option<Child>,
     /// Redis and key prefix to delete when done, for servers the bench started.
     cleanup: Option<(RedisAt, String)>,
+    /// The data folder of a server on SQLite, removed when done.
+    data_dir: Option<PathBuf>,
 }
 
 /// The Redis a started server uses.
@@ -31,6 +33,9 @@ pub struct Launch {
     pub history_limit: Option<u32>,
     /// `CHAT_LEAVE_GRACE_SECS`.
     pub leave_grace_secs: f64,
+    /// Keep what is posted in SQLite (in a folder of the bench's own), as one node does
+    /// by default; otherwise `CHAT_DATABASE_URL=none`.
+    pub sqlite: bool,
 }
 
 impl Server {
@@ -46,6 +51,7 @@ impl Server {
             pid,
             child: None,
             cleanup: None,
+            data_dir: None,
         })
     }
 
@@ -101,6 +107,15 @@ impl Server {
         if let Some(limit) = launch.history_limit {
             command.env("CHAT_HISTORY_LIMIT", limit.to_string());
         }
+        let data_dir = launch.sqlite.then(|| {
+            std::env::temp_dir().join(format!("chat-bench-{}-{port}", std::process::id()))
+        });
+        match &data_dir {
+            Some(dir) => command
+                .env("CHAT_DATA_DIR", dir)
+                .env_remove("CHAT_DATABASE_URL"),
+            None => command.env("CHAT_DATABASE_URL", "none"),
+        };
         let started = Instant::now();
         let child = command
             .spawn()
@@ -114,6 +129,7 @@ impl Server {
                 .clone()
                 .filter(|_| owns_prefix)
                 .map(|redis| (redis, prefix)),
+            data_dir,
         };
         let ready = server.wait_ready(started).await?;
         Ok((server, ready))
@@ -189,6 +205,9 @@ impl Drop for Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(dir) = self.data_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
         let Some((redis, prefix)) = self.cleanup.take() else {
             return;
