@@ -3,7 +3,7 @@
 //! (`Ok((Err(..), None))`); only a fault of the database is an `Err`, which fails the
 //! whole batch.
 
-use super::rows::{message_at, parse_message, sql_id, to_json};
+use super::rows::{message_at, parse_message, run, sql_id, to_json};
 use crate::{
     message::{ChatMessage, Deleted, MessageId, RoomName},
     server::broker::{
@@ -39,7 +39,8 @@ impl State<'_> {
 }
 
 pub fn release(tx: &Connection, key: &str, session_id: &str) -> rusqlite::Result<()> {
-    tx.execute(
+    run(
+        tx,
         "DELETE FROM holds WHERE key = ?1 AND session_id = ?2",
         params![key, session_id],
     )?;
@@ -65,11 +66,12 @@ pub fn post(
         .map(|client_id| client_key(&new.author.session_id, client_id));
     if let Some(key) = &key {
         let first: Option<(String, bool)> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT body, deleted FROM messages WHERE room = ?1 AND client_key = ?2",
-                params![new.room.as_str(), key],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            )?
+            .query_row(params![new.room.as_str(), key], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()?;
         if let Some((body, deleted)) = first {
             // The first message as it stands, whatever this retry's text says; gone
@@ -97,15 +99,12 @@ pub fn post(
     let message = ChatMessage::new(id, new.room, new.author.name, new.text.into_string());
     let (ms, seq) = sql_id(id);
     let room = message.room.as_str();
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO messages (room, ms, seq, body, client_key) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![room, ms, seq, to_json(&message), key],
     )?;
     append(tx, room, id, 0, id)?;
-    tx.execute(
-        "UPDATE rooms SET message_ms = ?2 WHERE name = ?1",
-        params![room, ms],
-    )?;
     Ok((
         Ok(Published::New(message.clone())),
         Some(Entry::Message(message)),
@@ -136,7 +135,8 @@ pub fn change_message(
     let (of_ms, of_seq) = sql_id(change.id);
     Ok(match outcome {
         Outcome::Updated(message) => {
-            tx.execute(
+            run(
+                tx,
                 "UPDATE messages SET body = ?4 WHERE room = ?1 AND ms = ?2 AND seq = ?3",
                 params![room, of_ms, of_seq, to_json(&message)],
             )?;
@@ -151,7 +151,8 @@ pub fn change_message(
             debug_assert!(matches!(change.kind, ChangeKind::Delete));
             // Its text stays for a day, for a stream resuming from before the delete
             // (it replays the message, then this); then `purge` erases it.
-            tx.execute(
+            run(
+                tx,
                 "UPDATE messages SET deleted = 1, deleted_ms = ?4
                  WHERE room = ?1 AND ms = ?2 AND seq = ?3",
                 params![room, of_ms, of_seq, now as i64],
@@ -177,15 +178,20 @@ fn append(
 ) -> rusqlite::Result<()> {
     let (ms, seq) = sql_id(id);
     let (of_ms, of_seq) = sql_id(of);
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO entries (room, ms, seq, kind, of_ms, of_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![room, ms, seq, kind, of_ms, of_seq],
     )?;
-    tx.execute(
-        "INSERT INTO rooms (name, message_ms, entry_ms, entry_seq) VALUES (?1, ?2, ?2, ?3)
-         ON CONFLICT (name) DO UPDATE SET entry_ms = ?2, entry_seq = ?3",
-        params![room, ms, seq],
-    )?;
+    // A message moves the room's newest message too (the room list's order).
+    let moved = match kind {
+        0 => {
+            "INSERT INTO rooms (name, message_ms, entry_ms, entry_seq) VALUES (?1, ?2, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET message_ms = ?2, entry_ms = ?2, entry_seq = ?3"
+        }
+        _ => "UPDATE rooms SET entry_ms = ?2, entry_seq = ?3 WHERE name = ?1",
+    };
+    run(tx, moved, params![room, ms, seq])?;
     Ok(())
 }

@@ -10,8 +10,9 @@
 //! Every write goes to one thread that owns the one connection that writes
 //! (`writer.rs`). It takes what is queued (up to [`writer::MAX_BATCH`] requests),
 //! applies them in order in one transaction (checks, ids, the message's new state, the
-//! log entry), commits, and only then hands the batch's entries to the hub, in id
-//! order, and answers each request. So:
+//! log entry), commits, and only then hands the batch to a task of the runtime that
+//! gives its entries to the hub, in id order, and answers each request (batch after
+//! batch, in commit order). So:
 //!
 //! - **Group commit:** concurrent posts share one commit (one `fsync`), and a post never
 //!   waits for more than the batch ahead of it.
