@@ -59,6 +59,7 @@
 
 mod apply;
 pub mod ops;
+mod purge;
 mod read;
 mod rows;
 mod writer;

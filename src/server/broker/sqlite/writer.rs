@@ -3,6 +3,7 @@
 
 use super::{
     apply::{State, change_message, post, release},
+    purge,
     rows::run,
 };
 use crate::{
@@ -29,10 +30,6 @@ pub const MAX_BATCH: usize = 256;
 
 /// How often the writer removes what retention and expiry let go.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
-
-/// How long a deleted message's text stays on disk: a stream resuming from before the
-/// delete within this long replays the message, then its delete, as on every tier.
-const ERASE_DELETED_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// What the writer reads back at start.
 pub struct Kept {
@@ -352,47 +349,9 @@ impl Thread {
         }
     }
 
-    /// Removes the messages older than the retention (with their log entries), the
-    /// holds that expired, and the text of messages deleted a day ago, room by room (each by its key, so nothing is scanned whole).
     fn purge(&mut self) -> rusqlite::Result<()> {
         let now = self.live.clock().now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        run(&tx, "DELETE FROM holds WHERE expires_ms < ?1", [now as i64])?;
-        let deleted_before = now.saturating_sub(ERASE_DELETED_AFTER.as_millis() as u64) as i64;
-        for room in &self.rooms {
-            run(
-                &tx,
-                "UPDATE messages SET body = ''
-                 WHERE room = ?1 AND deleted = 1 AND deleted_ms < ?2 AND body != ''",
-                params![room.as_str(), deleted_before],
-            )?;
-        }
-        if let Some(retention) = self.retention {
-            let before = now.saturating_sub(retention.as_millis() as u64) as i64;
-            let (mut messages, mut entries) = (0, 0);
-            for room in &self.rooms {
-                messages += run(
-                    &tx,
-                    "DELETE FROM messages WHERE room = ?1 AND ms < ?2",
-                    params![room.as_str(), before],
-                )?;
-                entries += run(
-                    &tx,
-                    "DELETE FROM entries WHERE room = ?1 AND ms < ?2",
-                    params![room.as_str(), before],
-                )?;
-            }
-            if messages + entries > 0 {
-                tracing::info!(
-                    messages,
-                    entries,
-                    "removed what is past CHAT_RETENTION_DAYS"
-                );
-            }
-        }
-        tx.commit()
+        purge::purge(&mut self.conn, &self.rooms, self.retention, now)
     }
 
     fn apply_all(&mut self, requests: Vec<Request>, applied: &mut Applied) -> rusqlite::Result<()> {
