@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = Config::parse();
     if let Some(command) = &config.command {
-        return server::run_command(&config, command);
+        return server::run_command(&config, command).await;
     }
 
     // Each SSE stream holds a socket: allow as many as the hard limit does.

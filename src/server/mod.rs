@@ -26,25 +26,40 @@ use leptos::prelude::LeptosOptions;
 use std::net::SocketAddr;
 
 /// Runs an operator's command (`tiny-chat backup FILE`, `tiny-chat export`) on the
-/// database the config names.
-pub fn run_command(config: &config::Config, command: &config::Command) -> anyhow::Result<()> {
+/// database the config names: export on either database, backup on SQLite (PostgreSQL
+/// has `pg_dump`).
+pub async fn run_command(config: &config::Config, command: &config::Command) -> anyhow::Result<()> {
     use broker::sqlite::ops;
-    let config::DatabaseUrl::Sqlite(database) = config.database() else {
-        anyhow::bail!("backup and export read a SQLite database: CHAT_DATABASE_URL names none")
-    };
-    match command {
-        config::Command::Backup { file } => {
-            ops::backup(&database, file)?;
+    let database = config.database();
+    match (command, &database) {
+        (config::Command::Backup { file }, config::DatabaseUrl::Sqlite(database)) => {
+            ops::backup(database, file)?;
             eprintln!("backed up {} to {}", database.display(), file.display());
         }
-        config::Command::Export { room } => {
+        (config::Command::Backup { .. }, config::DatabaseUrl::Postgres(_)) => anyhow::bail!(
+            "backup copies a SQLite database; back PostgreSQL up with pg_dump (README)"
+        ),
+        (
+            config::Command::Export { room },
+            config::DatabaseUrl::Sqlite(_) | config::DatabaseUrl::Postgres(_),
+        ) => {
             let room = room
                 .as_deref()
                 .map(crate::message::RoomName::parse)
                 .transpose()
                 .map_err(|_| anyhow::anyhow!("--room: not a room name"))?;
-            let count = ops::export(&database, room.as_ref(), &mut std::io::stdout().lock())?;
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let count = match &database {
+                config::DatabaseUrl::Postgres(url) => {
+                    broker::postgres::PgBroker::export(url, room.as_ref(), &mut out).await?
+                }
+                config::DatabaseUrl::Sqlite(path) => ops::export(path, room.as_ref(), &mut out)?,
+                config::DatabaseUrl::None => unreachable!("matched above"),
+            };
             eprintln!("exported {count} messages");
+        }
+        (_, config::DatabaseUrl::None) => {
+            anyhow::bail!("backup and export read a database: CHAT_DATABASE_URL names none")
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 use super::http::cookie::{self, CookieSettings};
 use super::http::net::{PublicOrigin, StreamCounter, TrustedProxies};
 use super::{
-    broker::{Broker, Limits},
+    broker::{Broker, Limits, postgres},
     chat::Chat,
     config::{Config, DatabaseUrl},
     metrics::Metrics,
@@ -71,6 +71,14 @@ impl AppState {
         let metrics = Metrics::new();
         let limits = config.limits();
         let database = config.database();
+        // Many nodes share one secret, kept in their database: migrated first.
+        let shared_secret = match &database {
+            DatabaseUrl::Postgres(url) => Some(
+                postgres::migrate(url, cookie::random_secret())
+                    .context("preparing the PostgreSQL database")?,
+            ),
+            _ => None,
+        };
         let broker = broker_for(config, &database, limits, &shutdown)?;
         let chat = Chat::new(broker, config.leave_grace(), metrics, shutdown.clone());
         if let Some(secret) = &config.secret
@@ -90,6 +98,9 @@ impl AppState {
                      random per-process key, so they end when this process does"
                 );
                 cookie::random_secret()
+            }
+            (None, DatabaseUrl::Postgres(_)) => {
+                shared_secret.expect("a PostgreSQL database was migrated")
             }
             (None, _) => kept_secret(&config.data_dir)?,
         };
@@ -141,11 +152,12 @@ fn broker_for(
                 "this process"
             }
         ),
-        DatabaseUrl::Postgres(_) => anyhow::bail!(
-            "CHAT_DATABASE_URL=postgres://... is not supported by this build yet: run one node \
-             on SQLite (leave CHAT_DATABASE_URL unset), or set it to none to run on Redis \
-             keeping nothing"
+        DatabaseUrl::Postgres(_) if !redis => anyhow::bail!(
+            "PostgreSQL is for many nodes, which share what is live through Redis: set \
+             REDIS_URL or REDIS_CLUSTER_URLS too (one node keeps its data in SQLite: leave \
+             CHAT_DATABASE_URL unset)"
         ),
+        DatabaseUrl::Postgres(_) => {}
         DatabaseUrl::Sqlite(_) if redis => anyhow::bail!(
             "Redis carries what is live, not what is kept, and SQLite is one node's: for many \
              nodes set CHAT_DATABASE_URL to a PostgreSQL database every node shares, or to \
@@ -158,6 +170,22 @@ fn broker_for(
             (Some(_), urls, _) if !urls.is_empty() => {
                 anyhow::bail!("set REDIS_URL or REDIS_CLUSTER_URLS, not both")
             }
+            (Some(url), _, DatabaseUrl::Postgres(database)) => Broker::postgres(
+                database,
+                postgres::Live::Redis(url),
+                &config.redis_prefix,
+                limits,
+                shutdown.clone(),
+                config.retention(),
+            )?,
+            (None, urls, DatabaseUrl::Postgres(database)) if !urls.is_empty() => Broker::postgres(
+                database,
+                postgres::Live::Cluster(urls),
+                &config.redis_prefix,
+                limits,
+                shutdown.clone(),
+                config.retention(),
+            )?,
             (Some(url), _, _) => {
                 Broker::redis(url, &config.redis_prefix, limits, shutdown.clone())?
             }

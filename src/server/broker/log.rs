@@ -59,6 +59,35 @@ impl Entry {
     }
 }
 
+/// A log entry as a database keeps it, for a stream that replays it: `kind` 0 a
+/// message, 1 an update, 2 a delete of message `of`, with the message's row (`body` as
+/// it stands, `''` once erased; whether it is `deleted`). A message is replayed as it
+/// stands (or stood when deleted), and its delete follows; an update of a message
+/// deleted since is left out (`None`), as is a message whose text was erased: the
+/// delete says the rest. Shared by the SQLite and PostgreSQL brokers.
+pub fn replayed<E>(
+    room: &RoomName,
+    (id, kind, of): (MessageId, i64, MessageId),
+    (body, deleted): (&str, bool),
+    parse: impl FnOnce(&str) -> Result<ChatMessage, E>,
+) -> Result<Option<Entry>, E> {
+    Ok(Some(match (kind, deleted) {
+        (2, _) => Entry::Delete {
+            id,
+            deleted: Deleted {
+                room: room.clone(),
+                id: of,
+            },
+        },
+        (0, _) if !body.is_empty() => Entry::Message(parse(body)?),
+        (1, false) => Entry::Update {
+            id,
+            message: parse(body)?,
+        },
+        _ => return Ok(None),
+    }))
+}
+
 /// A reaction's emoji: exactly one emoji of Unicode's list, in its fully qualified form,
 /// so that `❤` and `❤️` are one reaction.
 #[derive(Clone, Debug, PartialEq, Eq)]

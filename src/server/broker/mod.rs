@@ -35,6 +35,7 @@ mod hub;
 pub mod limit;
 pub mod log;
 pub mod memory;
+pub mod postgres;
 pub mod presence;
 pub mod redis;
 pub mod sqlite;
@@ -365,6 +366,24 @@ pub trait Bus: Send + Sync + 'static {
     fn close(&self);
 }
 
+/// What a live tier on Redis reads back from the store that keeps the chat (PostgreSQL,
+/// [`postgres`]): where each room's log stands, and the entries that reached this node
+/// out of order or not at all (a node that stopped between its commit and its publish).
+#[async_trait]
+pub trait Backfill: Send + Sync + 'static {
+    /// Each room's newest kept entry id (`None`: none yet), in the order asked.
+    async fn newest(&self, rooms: &[RoomName]) -> anyhow::Result<Vec<Option<MessageId>>>;
+
+    /// Up to `limit` of the room's kept entries after `after` (from its first with
+    /// `None`), oldest first, as [`RoomLog::after`] gives them.
+    async fn entries_after(
+        &self,
+        room: &RoomName,
+        after: Option<MessageId>,
+        limit: usize,
+    ) -> anyhow::Result<Page>;
+}
+
 /// The four roles, from one implementation.
 #[derive(Clone)]
 pub struct Broker {
@@ -401,6 +420,22 @@ impl Broker {
         sqlite::SqliteBroker::open(path, live, retention).map(|b| Self::of(Arc::new(b)))
     }
 
+    /// Any number of nodes that keep everything in the PostgreSQL database at `url`
+    /// (which [`postgres::migrate`] has migrated), with Redis or a Redis Cluster for what
+    /// is live ([`postgres::PgBroker`]); messages older than `retention` are removed, if
+    /// it is set. Must run inside a Tokio runtime.
+    pub fn postgres(
+        url: &str,
+        live: postgres::Live<'_>,
+        prefix: &str,
+        limits: Limits,
+        shutdown: CancellationToken,
+        retention: Option<Duration>,
+    ) -> anyhow::Result<Self> {
+        postgres::PgBroker::start(url, live, prefix, limits, shutdown, retention)
+            .map(|b| Self::of(Arc::new(b)))
+    }
+
     /// Any number of nodes on the Redis at `url`. Connects lazily: the node starts (and
     /// answers `/readyz` with 503) even while Redis is down. Must run inside a Tokio
     /// runtime: the Pub/Sub task starts here, and stops on `shutdown`.
@@ -410,7 +445,8 @@ impl Broker {
         limits: Limits,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        redis::RedisBroker::start(url, prefix, limits, shutdown).map(|b| Self::of(Arc::new(b)))
+        redis::RedisBroker::start(url, prefix, limits, shutdown, None)
+            .map(|b| Self::of(Arc::new(b)))
     }
 
     /// Any number of nodes on a Redis Cluster, from its seed nodes' `urls`; as
@@ -421,7 +457,7 @@ impl Broker {
         limits: Limits,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        redis::RedisBroker::start_cluster(urls, prefix, limits, shutdown)
+        redis::RedisBroker::start_cluster(urls, prefix, limits, shutdown, None)
             .map(|b| Self::of(Arc::new(b)))
     }
 }

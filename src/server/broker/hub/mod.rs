@@ -70,6 +70,18 @@ impl Delivery {
     }
 }
 
+/// What became of an entry given to [`Hub::dispatch_chained`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chained {
+    Sent,
+    /// Delivered here already (or older than this node's subscribers care for).
+    Old,
+    /// The entry before it was not delivered here: fill from the store first.
+    Gap,
+    /// Nobody here listens to the room.
+    Unwatched,
+}
+
 /// The bytes the hub's buffers may hold on this node, over all rooms and in any one.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
@@ -165,6 +177,17 @@ impl Hub {
 
     /// Subscribes to a room's live deliveries, from this moment on.
     pub fn subscribe(self: &Arc<Self>, room: &RoomName) -> Subscription {
+        self.subscribe_from(room, None)
+    }
+
+    /// Subscribes to a room's live deliveries, from this moment on; a room with no
+    /// subscriber here yet starts its chain at `newest`, the newest entry kept when the
+    /// subscription was made ([`Hub::dispatch_chained`]).
+    pub fn subscribe_from(
+        self: &Arc<Self>,
+        room: &RoomName,
+        newest: Option<MessageId>,
+    ) -> Subscription {
         let mut rooms = self.rooms.lock().expect("hub lock poisoned");
         if self.closed.load(Ordering::Acquire) {
             // Shutting down: a subscription that ends at once.
@@ -180,7 +203,7 @@ impl Hub {
             .entry(room.clone())
             .or_insert_with(|| RoomChannel {
                 sender: broadcast::channel(self.capacity).0,
-                last_id: None,
+                last_id: newest,
                 held: VecDeque::new(),
                 bytes: 0,
             });
@@ -199,14 +222,59 @@ impl Hub {
     /// which a stream would have nothing to catch up from).
     pub fn dispatch(&self, entry: &Entry) -> bool {
         let mut rooms = self.rooms.lock().expect("hub lock poisoned");
-        let total = rooms.bytes;
-        let Some(channel) = rooms.map.get_mut(entry.room()) else {
+        let Some(channel) = rooms.map.get(entry.room()) else {
             return false;
         };
-        let id = entry.id();
-        if channel.last_id.is_some_and(|last| id <= last) {
+        if channel.last_id.is_some_and(|last| entry.id() <= last) {
             return false;
         }
+        self.send_entry(&mut rooms, entry);
+        true
+    }
+
+    /// Delivers a log entry that names the entry before it in its room (`previous`, as
+    /// the store that keeps the log ordered them): sent only when that is the last one
+    /// delivered here, so that nothing is ever delivered past a missing entry. A
+    /// [`Chained::Gap`] is for the caller to fill from the store, in order.
+    pub fn dispatch_chained(&self, previous: Option<MessageId>, entry: &Entry) -> Chained {
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        let Some(channel) = rooms.map.get(entry.room()) else {
+            return Chained::Unwatched;
+        };
+        if channel.last_id.is_some_and(|last| entry.id() <= last) {
+            return Chained::Old;
+        }
+        if channel.last_id != previous {
+            return Chained::Gap;
+        }
+        self.send_entry(&mut rooms, entry);
+        Chained::Sent
+    }
+
+    /// The newest entry id delivered to a room here: `None` when it has no subscriber.
+    pub fn last_of(&self, room: &RoomName) -> Option<Option<MessageId>> {
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        rooms.map.get(room).map(|channel| channel.last_id)
+    }
+
+    /// Moves a room's newest delivered id on to `id` (an entry read from the store that
+    /// is of no use to send, such as an update of a message deleted since).
+    pub fn advance(&self, room: &RoomName, id: MessageId) {
+        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        if let Some(channel) = rooms.map.get_mut(room)
+            && channel.last_id.is_none_or(|last| last < id)
+        {
+            channel.last_id = Some(id);
+        }
+    }
+
+    /// Sends an entry newer than the room's last: its frame within the budget, or its id.
+    fn send_entry(&self, rooms: &mut Rooms, entry: &Entry) {
+        let total = rooms.bytes;
+        let Some(channel) = rooms.map.get_mut(entry.room()) else {
+            return;
+        };
+        let id = entry.id();
         let previous = channel.last_id.replace(id);
         let frame = entry.frame();
         let freed = match channel.held.front() {
@@ -228,7 +296,6 @@ impl Hub {
             },
         };
         rooms.send(entry.room(), delivery, self.capacity);
-        true
     }
 
     /// Tells every subscriber of a room to reload its history.

@@ -39,7 +39,7 @@ use super::{
 use crate::{
     message::RoomName,
     server::broker::{
-        BrokerError, BrokerResult, Claim, Holder, Limits, Names, NewMessage, Published,
+        Backfill, BrokerError, BrokerResult, Claim, Holder, Limits, Names, NewMessage, Published,
     },
 };
 use anyhow::{Context, anyhow};
@@ -66,6 +66,7 @@ impl RedisBroker {
         prefix: &str,
         limits: Limits,
         shutdown: CancellationToken,
+        backfill: Option<Arc<dyn Backfill>>,
     ) -> anyhow::Result<Self> {
         let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
         let client = ClusterClientBuilder::new(urls.iter().map(String::as_str))
@@ -83,7 +84,13 @@ impl RedisBroker {
                 .set_connection_timeout(COMMAND_TIMEOUT)
                 .set_response_timeout(COMMAND_TIMEOUT),
         );
-        let mut broker = Self::new(Conn::Cluster(connection.clone()), prefix, limits, true);
+        let mut broker = Self::new(
+            Conn::Cluster(connection.clone()),
+            prefix,
+            limits,
+            true,
+            backfill,
+        );
         let shards = Shards::new(
             connection,
             broker.store(),
@@ -124,7 +131,11 @@ impl RedisBroker {
     /// ([`BrokerError::RoomsFull`] if not); if so, counts the address's new-room limit.
     /// (The room index's slot is another than the room's: a few posts racing to make
     /// new rooms at the very limit may pass it by as many.)
-    async fn is_new_room(&self, room: &RoomName, client: std::net::IpAddr) -> BrokerResult<bool> {
+    pub(super) async fn is_new_room(
+        &self,
+        room: &RoomName,
+        client: std::net::IpAddr,
+    ) -> BrokerResult<bool> {
         let new: i64 = self
             .scripts
             .room_index

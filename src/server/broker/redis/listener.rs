@@ -79,7 +79,7 @@ impl Listener {
                 message = stream.next() => {
                     let message = message.context("the Pub/Sub connection closed")?;
                     if let Some(room) = self.store.keys.room_of_channel(message.get_channel_name()) {
-                        deliver(&self.hub, room, message.get_payload_bytes());
+                        deliver(&self.store, &self.hub, room, message.get_payload_bytes()).await;
                     }
                 }
                 _ = ping.tick() => {
@@ -90,6 +90,9 @@ impl Listener {
                         .context("Pub/Sub ping timed out")?
                         .context("Pub/Sub ping")?;
                     self.state.last_ok_ms.store(now_ms(), Ordering::Release);
+                    if let Some(chain) = &self.store.chain {
+                        chain.sweep().await;
+                    }
                 }
                 () = shutdown.cancelled() => return Ok(()),
             }
@@ -105,8 +108,21 @@ impl Listener {
 }
 
 /// Hands a room's Pub/Sub payload to the hub: a log entry, a person's event or a
-/// presence. A malformed one is logged and dropped.
-pub(super) fn deliver(hub: &Hub, room: RoomName, payload: &[u8]) {
+/// presence; an entry that names the one before it (PostgreSQL keeps the log) in order,
+/// through the chain. A malformed one is logged and dropped.
+pub(super) async fn deliver(store: &Store, hub: &Hub, room: RoomName, payload: &[u8]) {
+    if let Some(chained) = payload.strip_prefix(parse::CHAINED)
+        && let Some(chain) = &store.chain
+    {
+        match parse::chained(room, chained) {
+            Ok((previous, entry)) => chain.deliver(previous, entry).await,
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "ignoring a malformed Pub/Sub message"
+            ),
+        }
+        return;
+    }
     let parsed = if let Some(presence) = presence::parse_presence(&room, payload) {
         presence.map(|presence| hub.presence(&presence))
     } else if let Some(person) = presence::parse_person(payload) {
@@ -136,6 +152,12 @@ pub(super) async fn catch_up(
 ) -> anyhow::Result<()> {
     let floor = floor_ms.saturating_sub(CLOCK_SKEW_MS);
     for (room, last) in rooms.iter().cloned() {
+        if let Some(chain) = &store.chain {
+            // The database holds every entry: what was missed is after the last one
+            // delivered here, whatever Redis lost.
+            chain.fill(&room).await;
+            continue;
+        }
         let from = last.unwrap_or(MessageId::new(floor, 0));
         // Bounded by the stream's MAXLEN: this runs per room open on this node after a
         // reconnect, not on a client's request.

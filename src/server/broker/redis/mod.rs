@@ -26,8 +26,10 @@
 //! connection with a pattern subscription to every room's channel; nothing opens a
 //! connection per request or per SSE client.
 
+mod chain;
 mod cluster;
 mod conn;
+mod kept;
 mod keys;
 mod listener;
 mod log;
@@ -45,10 +47,13 @@ pub use keys::delete_prefix;
 
 pub use presence::PRESENCE_TTL;
 
-use super::{BrokerError, BrokerResult, Bus, Limits, Subscription, hub::Hub, with_default_room};
+use super::{
+    Backfill, BrokerError, BrokerResult, Bus, Limits, Subscription, hub::Hub, with_default_room,
+};
 use crate::message::RoomName;
 use anyhow::Context;
 use async_trait::async_trait;
+use chain::Chain;
 use conn::Conn;
 use keys::Keys;
 use redis::{
@@ -90,6 +95,9 @@ pub struct RedisBroker {
     listener: Arc<ListenerState>,
     /// On a cluster: its sharded subscriptions.
     cluster: Option<cluster::ClusterParts>,
+    /// With PostgreSQL keeping the chat: the order of each room's live entries, and
+    /// what this node missed of them, from the database (`chain.rs`).
+    chain: Option<Arc<Chain>>,
 }
 
 /// What the Pub/Sub task shares with the broker.
@@ -104,11 +112,13 @@ struct ListenerState {
 impl RedisBroker {
     /// Connects lazily: the node starts (and answers `/readyz` with 503) even while Redis
     /// is down, and connects as soon as it is up. The Pub/Sub task stops on `shutdown`.
+    /// With `backfill`, the log is kept there and Redis only carries it live (`chain.rs`).
     pub fn start(
         url: &str,
         prefix: &str,
         limits: Limits,
         shutdown: CancellationToken,
+        backfill: Option<Arc<dyn Backfill>>,
     ) -> anyhow::Result<Self> {
         let client = Client::open(url).context("parsing REDIS_URL")?;
         let config = ConnectionManagerConfig::new()
@@ -118,7 +128,7 @@ impl RedisBroker {
             .set_max_delay(RECONNECT_MAX);
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .context("creating the Redis connection manager")?;
-        let broker = Self::new(Conn::Single(connection), prefix, limits, false);
+        let broker = Self::new(Conn::Single(connection), prefix, limits, false, backfill);
         let task = listener::Listener {
             client,
             store: broker.store(),
@@ -129,14 +139,22 @@ impl RedisBroker {
         Ok(broker)
     }
 
-    fn new(connection: Conn, prefix: &str, limits: Limits, sharded: bool) -> Self {
+    fn new(
+        connection: Conn,
+        prefix: &str,
+        limits: Limits,
+        sharded: bool,
+        backfill: Option<Arc<dyn Backfill>>,
+    ) -> Self {
+        let hub = Hub::new(limits.subscriber_buffer, limits.buffer_budget());
         Self {
+            chain: backfill.map(|backfill| Arc::new(Chain::new(backfill, Arc::clone(&hub)))),
             connection,
             keys: Keys {
                 prefix: prefix.to_owned(),
                 tagged: sharded,
             },
-            hub: Hub::new(limits.subscriber_buffer, limits.buffer_budget()),
+            hub,
             limits: Limits {
                 history: limits.history.max(1),
                 max_rooms: limits.max_rooms.max(1),
@@ -165,6 +183,7 @@ impl RedisBroker {
             connection: self.connection.clone(),
             keys: self.keys.clone(),
             scripts: Arc::clone(&self.scripts),
+            chain: self.chain.clone(),
         }
     }
 }
@@ -180,6 +199,9 @@ impl Bus for RedisBroker {
     /// stored id is read (one round trip for all the rooms) and is the subscription's
     /// floor. Without it (Redis did not answer), a stream live from now starts without.
     async fn subscribe(&self, rooms: &[RoomName]) -> Vec<Subscription> {
+        if let Some(chain) = &self.chain {
+            return self.subscribe_chained(chain, rooms).await;
+        }
         let mut subscriptions: Vec<Subscription> =
             rooms.iter().map(|room| self.hub.subscribe(room)).collect();
         if let Some(cluster) = &self.cluster {

@@ -155,9 +155,81 @@ pub(super) fn live(room: RoomName, payload: &[u8]) -> anyhow::Result<Entry> {
     }
 }
 
+/// What starts a Pub/Sub payload of an entry kept in PostgreSQL: `c\n`, the id of the
+/// room's entry before it (`-` for none), `\n`, then the entry as [`live`] reads it.
+/// (`p\n` is a presence, `j`, `l` and `t` a person's event, `u` and `d` a change.)
+pub(super) const CHAINED: &[u8] = b"c\n";
+
+/// Reads a chained payload, after [`CHAINED`].
+pub(super) fn chained(
+    room: RoomName,
+    payload: &[u8],
+) -> anyhow::Result<(Option<MessageId>, Entry)> {
+    let split = payload
+        .iter()
+        .position(|&b| b == b'\n')
+        .context("malformed chained payload")?;
+    let previous = std::str::from_utf8(&payload[..split]).context("payload is not UTF-8")?;
+    let previous = match previous {
+        "-" => None,
+        id => Some(id.parse().map_err(|_| anyhow!("bad id {id:?}"))?),
+    };
+    Ok((previous, live(room, &payload[split + 1..])?))
+}
+
+/// The chained payload of `entry`, whose room's entry before it is `previous`.
+pub(super) fn encode_chained(previous: Option<MessageId>, entry: &Entry) -> String {
+    let previous = previous.map_or_else(|| "-".to_owned(), |id| id.to_string());
+    let entry = match entry {
+        Entry::Message(message) => {
+            format!("{}\n{}\n{}", message.id, message.sender, message.text)
+        }
+        Entry::Update { id, message } => format!(
+            "u\n{id}\n{}",
+            serde_json::to_string(message).expect("a message always serializes")
+        ),
+        Entry::Delete { id, deleted } => format!("d\n{id}\n{}", deleted.id),
+    };
+    format!("c\n{previous}\n{entry}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chained_payloads_read_back_as_written() {
+        let room = RoomName::everyone();
+        let mut message = ChatMessage::new(
+            MessageId::new(5, 1),
+            room.clone(),
+            DisplayName::parse("ann").unwrap(),
+            "two\nlines".into(),
+        );
+        let delete = Entry::Delete {
+            id: MessageId::new(9, 0),
+            deleted: Deleted {
+                room: room.clone(),
+                id: MessageId::new(5, 1),
+            },
+        };
+        for (previous, entry) in [
+            (None, Entry::Message(message.clone())),
+            (Some(MessageId::new(5, 1)), {
+                message.text = "edited".into();
+                Entry::Update {
+                    id: MessageId::new(7, 0),
+                    message: message.clone(),
+                }
+            }),
+            (Some(MessageId::new(7, 0)), delete),
+        ] {
+            let payload = encode_chained(previous, &entry);
+            let rest = payload.as_bytes().strip_prefix(CHAINED).unwrap();
+            assert_eq!(chained(room.clone(), rest).unwrap(), (previous, entry));
+        }
+        assert!(chained(room, b"nonsense").is_err());
+    }
 
     #[test]
     fn live_payloads_keep_newlines_in_the_text() {

@@ -110,7 +110,7 @@ impl Shards {
             match (push.kind, room) {
                 (PushKind::SMessage, Some(room)) => {
                     if let Some(Value::BulkString(payload)) = push.data.get(1) {
-                        listener::deliver(&self.hub, room, payload);
+                        listener::deliver(&self.store, &self.hub, room, payload).await;
                     }
                 }
                 (kind @ (PushKind::SSubscribe | PushKind::SUnsubscribe), Some(room)) => {
@@ -243,6 +243,9 @@ impl Shards {
         self.state.healthy.store(healthy, Ordering::Release);
         if healthy {
             self.state.last_ok_ms.store(now_ms(), Ordering::Release);
+        }
+        if let Some(chain) = &self.store.chain {
+            chain.sweep().await;
         }
     }
 }

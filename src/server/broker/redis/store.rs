@@ -1,7 +1,7 @@
 //! Reads of a room's stream and presence, shared by the broker and its Pub/Sub task.
 
 use super::{
-    Conn, Keys, Scripts,
+    Chain, Conn, Keys, Scripts,
     parse::{self, Raw},
 };
 use crate::{
@@ -18,6 +18,8 @@ pub(super) struct Store {
     pub(super) connection: Conn,
     pub(super) keys: Keys,
     pub(super) scripts: Arc<Scripts>,
+    /// With PostgreSQL keeping the chat: what orders live entries, and fills gaps.
+    pub(super) chain: Option<Arc<Chain>>,
 }
 
 impl Store {

@@ -6,9 +6,9 @@ use super::{
     rows::{parse_message, sql_id},
 };
 use crate::{
-    message::{ChatMessage, Deleted, MessageId, RoomName, RoomSummary, rfc3339_millis},
+    message::{ChatMessage, MessageId, RoomName, RoomSummary, rfc3339_millis},
     server::broker::{
-        After, BrokerError, BrokerResult, Page, ROOM_LIST_LIMIT, holds::MAX_HOLDS, log::Entry,
+        After, BrokerError, BrokerResult, Page, ROOM_LIST_LIMIT, holds::MAX_HOLDS, log::replayed,
         with_default_room,
     },
 };
@@ -127,25 +127,9 @@ pub fn after(
         let id = MessageId::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64);
         last = Some(id);
         let of = MessageId::new(row.get::<_, i64>(3)? as u64, row.get::<_, i64>(4)? as u64);
-        let deleted: bool = row.get(6)?;
-        let body = row.get_ref(5)?.as_str()?;
-        // A message is replayed as it stands (or stood when deleted), and its delete
-        // follows; an update of a message deleted since is left out, as is a message
-        // whose text was erased: the delete says the rest.
-        let entry = match (row.get::<_, i64>(2)?, deleted) {
-            (2, _) => Entry::Delete {
-                id,
-                deleted: Deleted {
-                    room: room.clone(),
-                    id: of,
-                },
-            },
-            (0, _) if !body.is_empty() => Entry::Message(parse_message(body)?),
-            (1, false) => Entry::Update {
-                id,
-                message: parse_message(body)?,
-            },
-            _ => continue,
+        let row_of = (row.get_ref(5)?.as_str()?, row.get(6)?);
+        let Some(entry) = replayed(room, (id, row.get(2)?, of), row_of, parse_message)? else {
+            continue;
         };
         entries.push(entry);
     }
