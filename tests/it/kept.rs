@@ -17,7 +17,7 @@ use std::{
 use tiny_chat::message::{ChatMessage, MessageId};
 
 /// Every message of a room, paged back to its first with `before=`, oldest first.
-async fn whole_history(base: &str, room: &str) -> Vec<ChatMessage> {
+pub async fn whole_history(base: &str, room: &str) -> Vec<ChatMessage> {
     let client = browser();
     let mut all: Vec<ChatMessage> = Vec::new();
     let mut before = String::new();

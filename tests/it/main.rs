@@ -22,5 +22,6 @@ mod cluster_awareness;
 mod hostile;
 mod identity;
 mod kept;
+mod kept_nodes;
 mod redis_cluster;
 mod redis_outage;

@@ -128,6 +128,11 @@ async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree_on_redis() {
 }
 
 #[tokio::test]
+async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree_on_postgres() {
+    concurrent_reactions_on_two_nodes_all_land_and_both_agree(BrokerKind::Postgres).await;
+}
+
+#[tokio::test]
 #[ignore = "needs a Redis Cluster: TEST_REDIS_CLUSTER_URLS (scripts/test starts one)"]
 async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree_on_the_cluster() {
     concurrent_reactions_on_two_nodes_all_land_and_both_agree(BrokerKind::Cluster).await;
@@ -136,6 +141,11 @@ async fn concurrent_reactions_on_two_nodes_all_land_and_both_agree_on_the_cluste
 #[tokio::test]
 async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other_on_redis() {
     an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other(BrokerKind::Redis).await;
+}
+
+#[tokio::test]
+async fn an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other_on_postgres() {
+    an_edit_and_a_delete_on_one_node_are_seen_live_on_the_other(BrokerKind::Postgres).await;
 }
 
 #[tokio::test]
@@ -150,6 +160,7 @@ async fn two_nodes(kind: BrokerKind) -> (TestApp, TestApp) {
     let b = spawn_node(kind, |c| {
         c.signin_rate = 0.0;
         c.redis_prefix = a.config.redis_prefix.clone();
+        c.database_url = a.config.database_url.clone();
     })
     .await;
     (a, b)

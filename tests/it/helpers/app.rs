@@ -31,6 +31,8 @@ pub struct TestApp {
     pub peer: Option<Box<TestApp>>,
     /// The data folder of a node on SQLite, removed when the app is dropped.
     pub data: Option<std::sync::Arc<tempfile::TempDir>>,
+    /// The PostgreSQL database of the test, dropped when the app is.
+    pub database: Option<std::sync::Arc<super::PgDatabase>>,
 }
 
 impl TestApp {
@@ -185,7 +187,7 @@ pub async fn spawn_app(kind: BrokerKind) -> TestApp {
 /// two nodes of one chat (see [`BrokerKind::Cluster`]).
 pub async fn spawn_app_with(kind: BrokerKind, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut app = spawn_node(kind, configure).await;
-    if kind == BrokerKind::Cluster {
+    if kind.is_cluster() {
         let peer = spawn_configured(app.config.clone(), false).await;
         wait_ready(&peer.base).await;
         app.peer = Some(Box::new(peer));
@@ -206,18 +208,24 @@ pub async fn spawn_node(kind: BrokerKind, configure: impl FnOnce(&mut Config)) -
         config.database_url = None;
         std::sync::Arc::new(dir)
     });
+    let database = matches!(kind, BrokerKind::Postgres | BrokerKind::ClusterPostgres).then(|| {
+        let database = super::PgDatabase::create();
+        config.database_url = Some(DatabaseUrl::Postgres(database.url.clone()));
+        std::sync::Arc::new(database)
+    });
     // Tests post thousands of messages from one session; the limit has a test of its own.
     config.post_rate = 0.0;
-    if kind == BrokerKind::Redis {
+    if matches!(kind, BrokerKind::Redis | BrokerKind::Postgres) {
         config.redis_url = Some(redis_url());
     }
     config.redis_prefix = unique_prefix();
     configure(&mut config);
-    if kind == BrokerKind::Cluster && config.redis_cluster_urls.is_empty() {
+    if kind.is_cluster() && config.redis_cluster_urls.is_empty() {
         config.redis_cluster_urls = cluster_urls();
     }
     let mut app = spawn_configured(config, true).await;
     app.data = data;
+    app.database = database;
     if kind != BrokerKind::Memory {
         wait_ready(&app.base).await;
     }
@@ -256,6 +264,7 @@ pub async fn spawn_configured(config: Config, owns_prefix: bool) -> TestApp {
         owns_prefix,
         peer: None,
         data: None,
+        database: None,
     }
 }
 

@@ -4,14 +4,17 @@
 //! - [`requests`]: what a browser asks of it (sign in, post, open a stream, ...).
 //! - [`events`]: reading an SSE stream event by event ([`EventReader`]).
 //! - [`processes`]: a private `redis-server` and the real server binary, as processes.
+//! - [`pg`]: a PostgreSQL database per test.
 
 mod app;
 mod events;
+mod pg;
 mod processes;
 mod requests;
 
 pub use app::*;
 pub use events::*;
+pub use pg::*;
 pub use processes::*;
 pub use requests::*;
 
@@ -40,16 +43,17 @@ macro_rules! cases_on {
     };
 }
 
-/// Runs each listed case once per broker: `memory::case`, `sqlite::case`, `redis::case`
-/// and `cluster::case`. The cluster's cases are ignored unless asked for (`--include-ignored`,
-/// as `scripts/test` does), since a plain `cargo test` has no cluster; asked for without
-/// one, they fail.
+/// Runs each listed case once per way of running the chat: `memory::case` (one node,
+/// nothing kept), `sqlite::case` (the default), `postgres::case` (Redis and PostgreSQL)
+/// and `cluster::case` (two nodes on a Redis Cluster and PostgreSQL). The cluster's cases
+/// are ignored unless asked for (`--include-ignored`, as `scripts/test` does), since a
+/// plain `cargo test` has no cluster; asked for without one, they fail.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         cases_on!(memory, Memory; $($case),*);
         cases_on!(sqlite, Sqlite; $($case),*);
-        cases_on!(redis, Redis; $($case),*);
-        cases_on!(cluster, Cluster, ignore = "needs a Redis Cluster: TEST_REDIS_CLUSTER_URLS (scripts/test starts one)"; $($case),*);
+        cases_on!(postgres, Postgres; $($case),*);
+        cases_on!(cluster, ClusterPostgres, ignore = "needs a Redis Cluster: TEST_REDIS_CLUSTER_URLS (scripts/test starts one)"; $($case),*);
     };
 }
 
@@ -81,6 +85,18 @@ pub enum BrokerKind {
     /// [`TestApp`] writes, signs in and asks for presence on the first node, and opens
     /// every stream on the second ([`TestApp::stream_base`]).
     Cluster,
+    /// Redis for what is live, and a PostgreSQL database of the test's own ([`pg`]).
+    Postgres,
+    /// Two nodes on the Redis Cluster, as [`BrokerKind::Cluster`], and a PostgreSQL
+    /// database of the test's own.
+    ClusterPostgres,
+}
+
+impl BrokerKind {
+    /// Whether it runs two nodes on a Redis Cluster.
+    pub fn is_cluster(self) -> bool {
+        matches!(self, Self::Cluster | Self::ClusterPostgres)
+    }
 }
 
 /// The seed URLs of the cluster the tests use: `TEST_REDIS_CLUSTER_URLS`. Fails the test

@@ -5,7 +5,7 @@ use crate::helpers::{BrokerKind, PROMPTLY, error_code, spawn_app, spawn_app_with
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-use tiny_chat::server::config::Config;
+use tiny_chat::server::config::{Config, DatabaseUrl};
 
 contract!(
     sign_ins_are_limited_per_client_address,
@@ -252,7 +252,9 @@ async fn past_the_room_limit_a_new_room_is_refused_and_none_is_forgotten(kind: B
     // The rooms that have messages take more.
     app.say(&ann, "second", "still here").await;
 
-    if let Some(url) = &app.config.redis_url {
+    // On Redis alone, a room's Stream is its log (with PostgreSQL, there is none).
+    if let (Some(url), Some(DatabaseUrl::None)) = (&app.config.redis_url, &app.config.database_url)
+    {
         let mut redis = ::redis::Client::open(url.as_str())
             .unwrap()
             .get_connection()
