@@ -27,6 +27,10 @@ pub struct Cli {
         default_value = "redis://127.0.0.1:7000"
     )]
     pub redis_cluster_urls: String,
+    /// With `--broker redis` or `cluster`: the PostgreSQL database that keeps the chat
+    /// (`CHAT_DATABASE_URL`), as many nodes run; without it, nothing is kept.
+    #[arg(long)]
+    pub database_url: Option<String>,
     /// Start a second node of the same chat (same broker, same key prefix) and send the
     /// posts of `fanout` and `post` through it: what crosses the broker between nodes.
     /// CPU is still the first node's for `fanout` (the fan-out), the second's for `post`.

@@ -48,8 +48,13 @@ impl Bench {
             BrokerKind::Cluster => "cluster",
         };
         if cli.url.is_none() {
+            let kept = if cli.database_url.is_some() {
+                " + postgres"
+            } else {
+                ""
+            };
             println!(
-                "server: {} (started by the bench), broker: {broker}",
+                "server: {} (started by the bench), broker: {broker}{kept}",
                 binary.display()
             );
         }
@@ -75,6 +80,7 @@ impl Bench {
                 history_limit: None,
                 leave_grace_secs: cli.leave_grace_secs,
                 sqlite: cli.broker == BrokerKind::Sqlite,
+                database: cli.database_url.clone(),
             },
             two_nodes: cli.two_nodes,
             sources: (1..=cli.source_addrs)

@@ -36,6 +36,8 @@ pub struct Launch {
     /// Keep what is posted in SQLite (in a folder of the bench's own), as one node does
     /// by default; otherwise `CHAT_DATABASE_URL=none`.
     pub sqlite: bool,
+    /// `CHAT_DATABASE_URL` for a node on Redis: a PostgreSQL database.
+    pub database: Option<String>,
 }
 
 impl Server {
@@ -114,7 +116,10 @@ impl Server {
             Some(dir) => command
                 .env("CHAT_DATA_DIR", dir)
                 .env_remove("CHAT_DATABASE_URL"),
-            None => command.env("CHAT_DATABASE_URL", "none"),
+            None => command.env(
+                "CHAT_DATABASE_URL",
+                launch.database.as_deref().unwrap_or("none"),
+            ),
         };
         let started = Instant::now();
         let child = command
