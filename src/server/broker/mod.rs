@@ -12,11 +12,13 @@
 //!
 //! [`Broker`] holds one of each, made by [`Broker::memory`] (one node, in process memory:
 //! [`memory::MemoryBroker`]), [`Broker::sqlite`] (one node that keeps its rooms and names
-//! in SQLite, live as in memory: [`sqlite::SqliteBroker`]), [`Broker::redis`] or [`Broker::cluster`] (any number of
-//! nodes on one Redis or a Redis Cluster: [`redis::RedisBroker`]). Each implementation
-//! does all four on one struct, since a post checks the hold of its author's name, the
-//! post limit, stores and publishes in one atomic step; each trait's doc says which
-//! steps are one. Both pass the same contract suites (`tests/it/`).
+//! in SQLite, live as in memory: [`sqlite::SqliteBroker`]), [`Broker::postgres`] (any
+//! number of nodes that keep them in PostgreSQL, live on Redis:
+//! [`postgres::PgBroker`]), [`Broker::redis`] or [`Broker::cluster`] (any number of nodes
+//! on one Redis or a Redis Cluster, keeping only Redis's window: [`redis::RedisBroker`]).
+//! Each implementation does all four on one struct, since a post checks the hold of its
+//! author's name, the post limit, stores and publishes in one step; each trait's doc
+//! says which steps are one. All pass the same contract suites (`tests/it/`).
 //!
 //! A room's log holds its messages and every change to them (edits, deletes, reactions),
 //! each an entry with its own id ([`log::Entry`]): streams replay the log, history shows
